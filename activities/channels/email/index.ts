@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { RenderedEmail } from '../../../templates/registry';
+import type { Channel, DeliveryTarget, SendFailure } from '../types';
+
+export interface SmtpTransportOptions {
+  /** `smtp://user:pass@host:port` or `smtps://…`; `?tls=off` skips STARTTLS for a loopback sink. */
+  url: string;
+  maxConnections?: number;
+}
+
+/** A pooled SMTP transport; one per worker process. */
+export function createSmtpTransport({ url, maxConnections = 5 }: SmtpTransportOptions): Transporter {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
+    throw new Error(`SMTP_URL must start with smtp:// or smtps://, got ${parsed.protocol}//`);
+  }
+  const secure = parsed.protocol === 'smtps:';
+  return nodemailer.createTransport({
+    host: parsed.hostname,
+    port: parsed.port ? Number(parsed.port) : secure ? 465 : 587,
+    secure,
+    ignoreTLS: parsed.searchParams.get('tls') === 'off',
+    auth: parsed.username
+      ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) }
+      : undefined,
+    pool: true,
+    maxConnections,
+    maxMessages: 1000,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+}
+
+/**
+ * The Message-ID of a delivery, derived from notification × recipient × channel only, so a copy sent
+ * twice after a crash carries the same id and is recognisable downstream.
+ */
+export function deliveryMessageId(notificationId: string, recipientKey: string, domain = 'herald.local'): string {
+  const recipientHash = createHash('sha256').update(recipientKey).digest('hex').slice(0, 16);
+  return `<${notificationId}.${recipientHash}.email@${domain}>`;
+}
+
+interface SmtpError {
+  responseCode?: number;
+  code?: string;
+  response?: string;
+  message?: string;
+}
+
+/** SMTP replies: 5xx is permanent, 4xx and connection trouble are worth another attempt. */
+export function classifySmtpError(error: unknown): SendFailure {
+  const e = (error ?? {}) as SmtpError;
+  const reason = (e.response ?? e.message ?? String(error)).trim();
+  if (typeof e.responseCode === 'number') {
+    if (e.responseCode >= 500) return { kind: 'permanent', reason: `SMTP ${e.responseCode}: ${stripCode(reason)}` };
+    return { kind: 'transient', reason: `SMTP ${e.responseCode}: ${stripCode(reason)}` };
+  }
+  // Authentication failures without a reply code, and malformed messages, will not heal by retrying.
+  if (e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE') return { kind: 'permanent', reason };
+  return { kind: 'transient', reason: e.code ? `${e.code}: ${reason}` : reason };
+}
+
+const stripCode = (reply: string): string => reply.replace(/^\d{3}[ -](\d\.\d\.\d+ )?/, '');
+
+export interface EmailChannelOptions {
+  transport: Transporter;
+  from: string;
+  messageIdDomain?: string;
+}
+
+export function createEmailChannel({ transport, from, messageIdDomain }: EmailChannelOptions): Channel<RenderedEmail> {
+  const poolSize = (transport.options as { maxConnections?: number }).maxConnections ?? 5;
+  return {
+    name: 'email',
+    concurrency: poolSize,
+    render: (templates, event, context) => templates.renderEmail(event, context),
+    async send(target: DeliveryTarget, content: RenderedEmail) {
+      const messageId = deliveryMessageId(target.notificationId, target.recipientKey, messageIdDomain);
+      await transport.sendMail({
+        from,
+        to: target.recipientName ? { name: target.recipientName, address: target.address } : target.address,
+        subject: content.subject,
+        html: content.html,
+        text: content.text,
+        messageId,
+        headers: { 'X-Herald-Notification': target.notificationId, 'X-Herald-Delivery': target.deliveryId },
+        // Template data must never make the mailer fetch a URL or read a local file.
+        disableUrlAccess: true,
+        disableFileAccess: true,
+      });
+      return { providerMessageId: messageId };
+    },
+    classify: classifySmtpError,
+  };
+}

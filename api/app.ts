@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv, ApiDeps } from './deps';
+import { renderDocsPage } from './docs-page';
+import { formatPath, HttpError, validationFailed } from './errors';
+import { groupRoutes } from './routes/groups';
+import { healthRoutes } from './routes/health';
+import { notificationRoutes } from './routes/notifications';
+import { recipientRoutes } from './routes/recipients';
+import { templateRoutes } from './routes/templates';
+
+export const DEFAULT_TENANT = 'default';
+
+const OPENAPI_INFO = {
+  title: 'Herald',
+  version: '0.1.0',
+  description: 'Durable notification delivery: every notification is a Temporal workflow.',
+};
+
+/** Builds the HTTP app over its dependencies; thin routes over the service layer. */
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    // Every validation error, whichever route, has the same JSON shape naming the fields.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = result.error.issues.map((issue) => ({
+          path: formatPath(issue.path as PropertyKey[]) || 'body',
+          message: issue.message,
+        }));
+        throw validationFailed(details, 400);
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    c.set('tenantId', DEFAULT_TENANT);
+    const requestId = c.req.header('x-request-id')?.replace(/[^\w.-]/g, '').slice(0, 64) || randomUUID();
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
+    await next();
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new HttpError(413, 'payload_too_large', `request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`, [
+          { path: 'body', message: `larger than the limit of ${deps.config.BODY_LIMIT_BYTES} bytes` },
+        ]);
+      },
+    }),
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
+    const pgCode = (error as { code?: string }).code;
+    if (pgCode === '23505') {
+      const conflict = new HttpError(409, 'conflict', 'a resource with these unique fields exists already', [
+        { path: 'name', message: (error as { detail?: string }).detail ?? 'already taken' },
+      ]);
+      return c.json(conflict.toJSON(), 409);
+    }
+    if (error instanceof SyntaxError || /JSON/i.test(error.message)) {
+      return c.json(new HttpError(400, 'invalid_json', 'request body is not valid JSON', [{ path: 'body', message: error.message }]).toJSON(), 400);
+    }
+    console.error(JSON.stringify({ msg: 'request failed', requestId: c.var.requestId, path: c.req.path, error: error.message }));
+    return c.json({ error: { code: 'internal_error', message: 'internal error', details: [], requestId: c.var.requestId } }, 500);
+  });
+
+  app.notFound((c) => c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+
+  const routes = app
+    .route('/', healthRoutes)
+    .route('/', notificationRoutes)
+    .route('/', recipientRoutes)
+    .route('/', groupRoutes)
+    .route('/', templateRoutes);
+
+  app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
+  app.get('/docs', (c) => c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)));
+  app.get('/', (c) => c.redirect('/docs'));
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;

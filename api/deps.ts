@@ -1,0 +1,14 @@
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { TemplateRegistry } from '../templates/registry';
+import type { ApiConfig } from './config';
+
+/** Everything a request handler may use, built once by api/main.ts (or a test) and put on the context. */
+export interface ApiDeps {
+  db: Pool;
+  temporal: Client;
+  templates: TemplateRegistry;
+  config: ApiConfig;
+}
+
+export type AppEnv = { Variables: { deps: ApiDeps; tenantId: string; requestId: string } };

@@ -1,0 +1,108 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../deps';
+import { HttpError } from '../errors';
+import {
+  DeliveryQuerySchema,
+  DeliverySchema,
+  errorResponse,
+  identifier,
+  jsonBody,
+  jsonResponse,
+  ListQuerySchema,
+  NotificationCreatedSchema,
+  NotificationRequestSchema,
+  NotificationSummarySchema,
+  NotificationViewSchema,
+  pageOf,
+} from '../schemas';
+import { createNotification, getNotificationView, listDeliveryPage, listNotificationPage } from '../services/notifications';
+
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Same key + same body = same notification (kept 7 days at least).' }),
+});
+
+const createNotificationRoute = createRoute({
+  method: 'post',
+  path: '/v1/notifications',
+  tags: ['notifications'],
+  summary: 'Send a notification (starts its workflow)',
+  request: { headers: IdempotencyHeaders, body: jsonBody(NotificationRequestSchema, 'What to send, to whom') },
+  responses: {
+    202: jsonResponse(NotificationCreatedSchema, 'Accepted; the workflow is running'),
+    400: errorResponse('Malformed request'),
+    413: errorResponse('Body over the size limit'),
+    422: errorResponse('Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body'),
+    503: errorResponse('Temporal unavailable; nothing was started'),
+  },
+});
+
+const getNotificationRoute = createRoute({
+  method: 'get',
+  path: '/v1/notifications/{id}',
+  tags: ['notifications'],
+  summary: 'State of a notification, per recipient and channel',
+  request: { params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }) },
+  responses: {
+    200: jsonResponse(NotificationViewSchema, 'The notification'),
+    400: errorResponse('Malformed id'),
+    404: errorResponse('No such notification'),
+  },
+});
+
+const listNotificationsRoute = createRoute({
+  method: 'get',
+  path: '/v1/notifications',
+  tags: ['notifications'],
+  summary: 'List notifications, newest first',
+  request: { query: ListQuerySchema },
+  responses: {
+    200: jsonResponse(pageOf(NotificationSummarySchema, 'NotificationPage'), 'A page of notifications'),
+    400: errorResponse('Bad filter'),
+  },
+});
+
+const listDeliveriesRoute = createRoute({
+  method: 'get',
+  path: '/v1/deliveries',
+  tags: ['notifications'],
+  summary: 'The delivery log, newest first',
+  request: { query: DeliveryQuerySchema },
+  responses: {
+    200: jsonResponse(pageOf(DeliverySchema, 'DeliveryPage'), 'A page of deliveries'),
+    400: errorResponse('Bad filter'),
+  },
+});
+
+export const notificationRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(createNotificationRoute, async (c) => {
+    const body = c.req.valid('json');
+    const headerKey = c.req.valid('header')['idempotency-key'];
+    if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
+      throw new HttpError(400, 'validation_failed', 'Idempotency-Key header and idempotencyKey field differ', [
+        { path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' },
+      ]);
+    }
+    const { idempotencyKey, ...request } = body;
+    const created = await createNotification(c.var.deps, c.var.tenantId, request, headerKey ?? idempotencyKey);
+    if (created.replayed) c.header('Idempotent-Replayed', 'true');
+    const { replayed: _replayed, ...response } = created;
+    return c.json(response, 202);
+  })
+  .openapi(getNotificationRoute, async (c) => {
+    const view = await getNotificationView(c.var.deps, c.var.tenantId, c.req.valid('param').id);
+    return c.json(view, 200);
+  })
+  .openapi(listNotificationsRoute, async (c) => {
+    const { limit, cursor, ...filter } = c.req.valid('query');
+    return c.json(await listNotificationPage(c.var.deps, c.var.tenantId, filter, limit, cursor), 200);
+  })
+  .openapi(listDeliveriesRoute, async (c) => {
+    const { limit, cursor, notification, ...filter } = c.req.valid('query');
+    const page = await listDeliveryPage(c.var.deps, c.var.tenantId, { ...filter, notificationId: notification }, limit, cursor);
+    return c.json(page, 200);
+  });

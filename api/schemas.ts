@@ -1,0 +1,269 @@
+import { z } from '@hono/zod-openapi';
+import { CHANNELS, DELIVERY_STATUSES, PRIORITIES } from '../common/types';
+
+/** Header values and ids must never carry CR/LF (header injection). */
+const noCrlf = (s: string) => !/[\r\n]/.test(s);
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'validation_failed' }),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })),
+    }),
+  })
+  .openapi('Error');
+
+export const errorResponse = (description: string) => ({
+  content: { 'application/json': { schema: ErrorSchema } },
+  description,
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+  required: true as const,
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+export const identifier = (name: string, example: string) =>
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .refine(noCrlf, 'must not contain line breaks')
+    .openapi({ param: { name, in: 'path' }, example });
+
+const email = z.email({ message: 'not a valid email address' }).max(320);
+
+export const NotificationRequestSchema = z
+  .object({
+    event: z.string().min(1).max(200).openapi({ example: 'ticket.assigned' }),
+    to: z
+      .object({
+        recipients: z.array(z.string().min(1).max(255)).max(10_000).optional().openapi({ example: ['tech-42'] }),
+        groups: z.array(z.string().min(1).max(255)).max(100).optional().openapi({ example: ['Technical Admin'] }),
+        emails: z.array(email).max(1_000).optional().openapi({ example: ['ops@example.com'] }),
+      })
+      .strict()
+      .refine((to) => (to.recipients?.length ?? 0) + (to.groups?.length ?? 0) + (to.emails?.length ?? 0) > 0, {
+        message: 'name at least one recipient, group or email',
+      }),
+    data: z.record(z.string(), z.unknown()).default({}).openapi({ example: { ticketId: '123', title: 'Printer not working' } }),
+    priority: z.enum(PRIORITIES).default('normal'),
+    channels: z.array(z.enum(CHANNELS)).min(1).optional(),
+    idempotencyKey: z.string().min(1).max(255).refine(noCrlf, 'must not contain line breaks').optional(),
+  })
+  .strict()
+  .openapi('NotificationRequest');
+
+export const NotificationCreatedSchema = z
+  .object({
+    id: z.string().uuid(),
+    workflowId: z.string(),
+    status: z.literal('running'),
+    links: z.object({ self: z.string(), deliveries: z.string(), temporalUi: z.string() }),
+  })
+  .openapi('NotificationCreated');
+
+export const DeliverySchema = z
+  .object({
+    id: z.string(),
+    notificationId: z.string(),
+    event: z.string(),
+    recipientKey: z.string(),
+    externalId: z.string().nullable(),
+    recipientName: z.string().nullable(),
+    channel: z.string(),
+    address: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    providerMessageId: z.string().nullable(),
+    error: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    sentAt: z.string().nullable(),
+  })
+  .openapi('Delivery');
+
+const CountsSchema = z.record(z.string(), z.number().optional());
+
+export const NotificationViewSchema = z
+  .object({
+    id: z.string(),
+    workflowId: z.string(),
+    event: z.string(),
+    priority: z.string(),
+    status: z.string().openapi({ example: 'completed' }),
+    createdAt: z.string(),
+    completedAt: z.string().nullable(),
+    source: z.enum(['workflow', 'database']),
+    progress: z
+      .object({
+        notificationId: z.string(),
+        phase: z.string(),
+        recipients: z.number(),
+        deliveries: z.number(),
+        batchesTotal: z.number(),
+        batchesDone: z.number(),
+        counts: CountsSchema,
+      })
+      .nullable(),
+    counts: CountsSchema,
+    recipients: z.array(
+      z.object({
+        recipientKey: z.string(),
+        externalId: z.string().nullable(),
+        name: z.string().nullable(),
+        deliveries: z.array(
+          DeliverySchema.pick({
+            channel: true,
+            address: true,
+            status: true,
+            attempts: true,
+            error: true,
+            providerMessageId: true,
+            sentAt: true,
+            updatedAt: true,
+          }),
+        ),
+      }),
+    ),
+    links: z.object({ self: z.string(), temporalUi: z.string() }),
+  })
+  .openapi('Notification');
+
+export const NotificationSummarySchema = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    event: z.string(),
+    priority: z.string(),
+    idempotencyKey: z.string().nullable(),
+    status: z.string(),
+    workflowId: z.string(),
+    recipientCount: z.number().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    completedAt: z.string().nullable(),
+  })
+  .openapi('NotificationSummary');
+
+export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+
+const isoDate = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
+  .transform((s) => new Date(s));
+
+export const ListQuerySchema = z.object({
+  event: z.string().optional(),
+  status: z.string().optional(),
+  recipient: z.string().optional().openapi({ description: 'externalId, or an email address' }),
+  since: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+  until: isoDate.optional().openapi({ type: 'string', format: 'date-time' }),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional(),
+});
+
+export const DeliveryQuerySchema = ListQuerySchema.extend({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  notification: z.string().uuid().optional(),
+  channel: z.enum(CHANNELS).optional(),
+});
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24h)');
+
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const RecipientInputSchema = z
+  .object({
+    name: z.string().max(200).nullable().optional(),
+    email: email.nullable().optional(),
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567').nullable().optional(),
+    whatsapp: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number').nullable().optional(),
+    timezone: z.string().refine(isTimeZone, 'not an IANA time zone').nullable().optional().openapi({ example: 'Africa/Harare' }),
+    locale: z.string().max(35).nullable().optional(),
+    quietHours: z.object({ start: hhmm, end: hhmm }).strict().nullable().optional(),
+    digest: z.record(z.string(), z.unknown()).nullable().optional(),
+  })
+  .strict()
+  .openapi('RecipientInput');
+
+export const RecipientSchema = z
+  .object({
+    externalId: z.string(),
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    whatsapp: z.string().nullable(),
+    timezone: z.string().nullable(),
+    locale: z.string().nullable(),
+    quietHours: z.object({ start: z.string(), end: z.string() }).nullable(),
+    digest: z.unknown(),
+    groups: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Recipient');
+
+export const GroupInputSchema = z
+  .object({
+    name: z.string().min(1).max(200).openapi({ example: 'System Admins' }),
+    description: z.string().max(2000).nullable().optional(),
+  })
+  .strict()
+  .openapi('GroupInput');
+
+export const GroupSchema = z
+  .object({
+    key: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    memberCount: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Group');
+
+export const GroupMemberSchema = z.object({ externalId: z.string(), name: z.string().nullable(), email: z.string().nullable() });
+
+export const TemplateSchema = z
+  .object({
+    event: z.string(),
+    category: z.string(),
+    description: z.string(),
+    defaultChannels: z.array(z.string()),
+    defaultPriority: z.string(),
+    variables: z.record(
+      z.string(),
+      z.object({ type: z.string(), required: z.boolean(), description: z.string().optional() }),
+    ),
+    sample: z.record(z.string(), z.unknown()),
+  })
+  .openapi('Template');
+
+export const PreviewRequestSchema = z
+  .object({
+    data: z.record(z.string(), z.unknown()).optional().openapi({ description: "defaults to the template's sample data" }),
+    locale: z.string().max(35).optional(),
+    recipient: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
+  })
+  .strict()
+  .openapi('PreviewRequest');
+
+export const PreviewSchema = z
+  .object({ event: z.string(), email: z.object({ subject: z.string(), html: z.string(), text: z.string() }) })
+  .openapi('Preview');

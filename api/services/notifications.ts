@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { notificationStateQuery, notificationWorkflowId, SEARCH_ATTRIBUTES } from '../../common/temporal';
+import type { DeliveryTuning, NotificationProgress, NotificationRequest, NotificationWorkflowInput } from '../../common/types';
+import { findExistingRecipientIds } from '../../db/queries/recipients';
+import { resolveGroupRefs } from '../../db/queries/groups';
+import {
+  countDeliveriesByStatus,
+  listDeliveries,
+  listDeliveriesOfNotification,
+  type Delivery,
+  type DeliveryFilter,
+} from '../../db/queries/deliveries';
+import {
+  deleteNotification,
+  getNotification,
+  insertNotificationOnce,
+  listNotifications,
+  type NotificationFilter,
+  type NotificationRecord,
+} from '../../db/queries/notifications';
+import type { ApiConfig } from '../config';
+import type { ApiDeps } from '../deps';
+import { HttpError, notFound, validationFailed, type ErrorDetail } from '../errors';
+import { canonicalJson, sha256Hex } from './canonical-json';
+
+export interface CreatedNotification {
+  id: string;
+  workflowId: string;
+  status: 'running';
+  links: { self: string; deliveries: string; temporalUi: string };
+  /** True when this answer replays an earlier request with the same idempotency key. */
+  replayed: boolean;
+}
+
+export function deliveryTuning(config: ApiConfig): DeliveryTuning {
+  return {
+    batchSize: config.BATCH_SIZE,
+    maxConcurrentBatches: config.MAX_CONCURRENT_BATCHES,
+    heartbeatTimeoutMs: config.SEND_HEARTBEAT_TIMEOUT_MS,
+    retry: {
+      email: {
+        initialIntervalMs: config.EMAIL_RETRY_INITIAL_INTERVAL_MS,
+        backoffCoefficient: config.EMAIL_RETRY_BACKOFF_COEFFICIENT,
+        maximumIntervalMs: config.EMAIL_RETRY_MAX_INTERVAL_MS,
+        maximumAttempts: config.EMAIL_RETRY_MAX_ATTEMPTS,
+      },
+    },
+  };
+}
+
+const temporalUiLink = (config: ApiConfig, workflowId: string) =>
+  `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+
+/** Checks what the schema cannot: the event, the variables, the groups and recipients must exist. */
+async function checkReferences(deps: ApiDeps, tenantId: string, request: NotificationRequest): Promise<void> {
+  const problems: ErrorDetail[] = [];
+  const manifest = deps.templates.manifest(request.event);
+  if (!manifest) {
+    problems.push({ path: 'event', message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}` });
+  } else {
+    for (const p of deps.templates.checkData(request.event, request.data)) {
+      problems.push({ path: `data.${p.variable}`, message: p.message });
+    }
+    for (const [i, channel] of (request.channels ?? []).entries()) {
+      if (!manifest.defaultChannels.includes(channel)) {
+        problems.push({ path: `channels[${i}]`, message: `event ${request.event} has no ${channel} template` });
+      }
+    }
+  }
+  const groups = request.to.groups ?? [];
+  const knownGroups = await resolveGroupRefs(deps.db, tenantId, groups);
+  groups.forEach((g, i) => {
+    if (!knownGroups.has(g)) problems.push({ path: `to.groups[${i}]`, message: `unknown group '${g}'` });
+  });
+  const recipients = request.to.recipients ?? [];
+  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, recipients);
+  recipients.forEach((r, i) => {
+    if (!knownRecipients.has(r)) problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
+  });
+  if (problems.length > 0) throw validationFailed(problems);
+}
+
+/**
+ * Accepts a notification: validates it, records it (once per idempotency key) and starts its
+ * workflow. Starting is itself idempotent (workflow id from the notification id, existing run
+ * reused), so a request that loses a race, or repeats one whose first try died before the start,
+ * still ends with exactly one workflow.
+ */
+export async function createNotification(
+  deps: ApiDeps,
+  tenantId: string,
+  request: NotificationRequest,
+  idempotencyKey: string | undefined,
+): Promise<CreatedNotification> {
+  await checkReferences(deps, tenantId, request);
+  const requestHash = sha256Hex(canonicalJson(request));
+  const id = randomUUID();
+  const { inserted, record } = await insertNotificationOnce(deps.db, {
+    id,
+    tenantId,
+    event: request.event,
+    priority: request.priority,
+    idempotencyKey: idempotencyKey ?? null,
+    requestHash,
+    request,
+    workflowId: notificationWorkflowId(id),
+  });
+  if (!inserted && record.requestHash !== requestHash) {
+    throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', [
+      { path: 'Idempotency-Key', message: `already used for notification ${record.id} with another body` },
+    ]);
+  }
+  if (record.status === 'accepted') {
+    try {
+      await startNotificationWorkflow(deps, record);
+    } catch (error) {
+      // Without a key nobody can retry this exact notification: leave nothing half-written.
+      if (inserted && !idempotencyKey) await deleteNotification(deps.db, record.id);
+      throw new HttpError(503, 'temporal_unavailable', `could not start the notification workflow: ${(error as Error).message}`);
+    }
+  }
+  return {
+    id: record.id,
+    workflowId: record.workflowId,
+    status: 'running',
+    links: {
+      self: `/v1/notifications/${record.id}`,
+      deliveries: `/v1/deliveries?notification=${record.id}`,
+      temporalUi: temporalUiLink(deps.config, record.workflowId),
+    },
+    replayed: !inserted,
+  };
+}
+
+function describeAudience(request: NotificationRequest): string {
+  const parts: string[] = [];
+  const count = (n: number | undefined, one: string) => (n ? `${n} ${one}${n === 1 ? '' : 's'}` : '');
+  parts.push(count(request.to.groups?.length, 'group'), count(request.to.recipients?.length, 'recipient'));
+  parts.push(count(request.to.emails?.length, 'email'));
+  return parts.filter(Boolean).join(', ');
+}
+
+async function startNotificationWorkflow(deps: ApiDeps, record: NotificationRecord): Promise<void> {
+  const input: NotificationWorkflowInput = {
+    notificationId: record.id,
+    tenantId: record.tenantId,
+    request: record.request,
+    tuning: deliveryTuning(deps.config),
+  };
+  try {
+    await deps.temporal.workflow.start('notificationWorkflow', {
+      workflowId: record.workflowId,
+      taskQueue: deps.config.HERALD_TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A finished notification is never run again under its id.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.event, value: record.event },
+        { key: SEARCH_ATTRIBUTES.tenant, value: record.tenantId },
+        { key: SEARCH_ATTRIBUTES.priority, value: record.priority },
+        { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+      ],
+      memo: { notificationId: record.id, event: record.event, audience: record.request.to },
+      staticSummary: `${record.event} → ${describeAudience(record.request)} (${record.priority})`,
+      staticDetails: `Notification ${record.id}, tenant ${record.tenantId}, data keys: ${Object.keys(record.request.data).join(', ') || 'none'}`,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw error;
+  }
+}
+
+export interface RecipientState {
+  recipientKey: string;
+  externalId: string | null;
+  name: string | null;
+  deliveries: Pick<Delivery, 'channel' | 'address' | 'status' | 'attempts' | 'error' | 'providerMessageId' | 'sentAt' | 'updatedAt'>[];
+}
+
+export interface NotificationView {
+  id: string;
+  workflowId: string;
+  event: string;
+  priority: string;
+  status: string;
+  createdAt: string;
+  completedAt: string | null;
+  source: 'workflow' | 'database';
+  progress: NotificationProgress | null;
+  counts: Partial<Record<string, number>>;
+  recipients: RecipientState[];
+  links: { self: string; temporalUi: string };
+}
+
+/** A running notification answers from its workflow's query; a finished one from the database. */
+export async function getNotificationView(deps: ApiDeps, tenantId: string, id: string): Promise<NotificationView> {
+  const record = await getNotification(deps.db, tenantId, id);
+  if (!record) throw notFound(`notification ${id}`);
+  let progress: NotificationProgress | null = null;
+  if (record.status === 'accepted' || record.status === 'running') {
+    try {
+      progress = await deps.temporal.workflow.getHandle(record.workflowId).query(notificationStateQuery);
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) progress = null;
+    }
+  }
+  const deliveries = await listDeliveriesOfNotification(deps.db, record.id);
+  const byRecipient = new Map<string, RecipientState>();
+  for (const d of deliveries) {
+    const state = byRecipient.get(d.recipientKey) ?? {
+      recipientKey: d.recipientKey,
+      externalId: d.externalId,
+      name: d.recipientName,
+      deliveries: [],
+    };
+    state.deliveries.push({
+      channel: d.channel,
+      address: d.address,
+      status: d.status,
+      attempts: d.attempts,
+      error: d.error,
+      providerMessageId: d.providerMessageId,
+      sentAt: d.sentAt,
+      updatedAt: d.updatedAt,
+    });
+    byRecipient.set(d.recipientKey, state);
+  }
+  const live = progress && progress.phase !== 'completed' && progress.phase !== 'failed';
+  return {
+    id: record.id,
+    workflowId: record.workflowId,
+    event: record.event,
+    priority: record.priority,
+    status: live ? 'running' : progress ? progress.phase : record.status === 'accepted' ? 'running' : record.status,
+    createdAt: record.createdAt,
+    completedAt: record.completedAt,
+    source: progress ? 'workflow' : 'database',
+    progress,
+    counts: progress && live ? progress.counts : await countDeliveriesByStatus(deps.db, record.id),
+    recipients: [...byRecipient.values()],
+    links: { self: `/v1/notifications/${record.id}`, temporalUi: temporalUiLink(deps.config, record.workflowId) },
+  };
+}
+
+export const encodeCursor = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (check(value)) return value;
+  } catch {
+    // fall through to the error below
+  }
+  throw validationFailed([{ path: 'cursor', message: 'not a cursor returned by this API' }], 400);
+}
+
+export async function listNotificationPage(
+  deps: ApiDeps,
+  tenantId: string,
+  filter: NotificationFilter,
+  limit: number,
+  cursor?: string,
+) {
+  const before = cursor
+    ? decodeCursor(cursor, (v): v is { t: string; id: string } => typeof v === 'object' && v !== null && 't' in v && 'id' in v)
+    : undefined;
+  const rows = await listNotifications(deps.db, tenantId, filter, {
+    limit: limit + 1,
+    before: before ? { createdAt: new Date(before.t), id: before.id } : undefined,
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(({ request: _request, requestHash: _hash, ...rest }) => rest),
+    nextCursor: rows.length > limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null,
+  };
+}
+
+export async function listDeliveryPage(
+  deps: ApiDeps,
+  tenantId: string,
+  filter: DeliveryFilter,
+  limit: number,
+  cursor?: string,
+) {
+  const before = cursor
+    ? decodeCursor(cursor, (v): v is { id: string } => typeof v === 'object' && v !== null && 'id' in v)
+    : undefined;
+  const rows = await listDeliveries(deps.db, tenantId, filter, { limit: limit + 1, beforeId: before?.id });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page, nextCursor: rows.length > limit && last ? encodeCursor({ id: last.id }) : null };
+}

@@ -1,0 +1,91 @@
+/**
+ * Glossary
+ * - notification: one request from a backend (`POST /v1/notifications`), run as one workflow `notification-<id>`.
+ * - recipient: a person known by the backend's own id (`externalId`), or a raw address with no record.
+ * - group: a named set of recipients ("System Admins").
+ * - channel: a way to reach a recipient (email today; push, SMS, in-app, webhook later).
+ * - delivery: one row of the delivery log, one per notification × recipient × channel.
+ * - attempt: one try at sending a delivery; a delivery counts its attempts.
+ */
+
+export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const CHANNELS = ['email'] as const;
+export type ChannelName = (typeof CHANNELS)[number];
+
+export const DELIVERY_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'skipped'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const NOTIFICATION_STATUSES = ['accepted', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+/** Who a notification is for, as the backend wrote it. */
+export interface Audience {
+  recipients?: string[];
+  groups?: string[];
+  emails?: string[];
+}
+
+/** The validated body of `POST /v1/notifications`. */
+export interface NotificationRequest {
+  event: string;
+  to: Audience;
+  data: Record<string, unknown>;
+  priority: Priority;
+  channels?: ChannelName[];
+}
+
+/** Retry policy for one channel, in milliseconds; becomes a Temporal RetryPolicy in the workflow. */
+export interface ChannelRetryPolicy {
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+  maximumAttempts: number;
+}
+
+/** Tuning the workflow receives as input, so it stays deterministic and visible in the history. */
+export interface DeliveryTuning {
+  batchSize: number;
+  maxConcurrentBatches: number;
+  heartbeatTimeoutMs: number;
+  retry: Record<ChannelName, ChannelRetryPolicy>;
+}
+
+/** Input of the notification workflow. */
+export interface NotificationWorkflowInput {
+  notificationId: string;
+  tenantId: string;
+  request: NotificationRequest;
+  tuning: DeliveryTuning;
+}
+
+export type NotificationPhase = 'resolving' | 'sending' | 'finishing' | 'completed' | 'failed';
+
+/** What the `state` query returns while a notification runs. */
+export interface NotificationProgress {
+  notificationId: string;
+  phase: NotificationPhase;
+  recipients: number;
+  deliveries: number;
+  batchesTotal: number;
+  batchesDone: number;
+  counts: Partial<Record<DeliveryStatus, number>>;
+}
+
+/** What the workflow returns when it ends. */
+export interface NotificationOutcome {
+  notificationId: string;
+  status: 'completed' | 'failed';
+  recipients: number;
+  counts: Partial<Record<DeliveryStatus, number>>;
+}
+
+/** A batch of delivery-log rows, by id range, that one send activity handles. */
+export interface IdRange {
+  fromId: string;
+  toId: string;
+  size: number;
+  /** The addresses in the range, shortened, for the activity summary in the Temporal UI. */
+  label: string;
+}

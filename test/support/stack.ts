@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createApp } from '../../api/app';
+import { loadApiConfig, type ApiConfig } from '../../api/config';
+import { createPool } from '../../db/pool';
+import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
+import { TemplateRegistry } from '../../templates/registry';
+import { buildChannels, createHeraldWorker } from '../../worker/create-worker';
+import { readTestEnv, type TestEnv } from './env';
+
+let runtimeQuieted = false;
+
+/** Keeps the Rust core's warnings (e.g. about a killed worker) out of the test output. */
+function quietRuntime(): void {
+  if (runtimeQuieted) return;
+  runtimeQuieted = true;
+  Runtime.install({ logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+}
+
+export interface Stack {
+  env: TestEnv;
+  db: Pool;
+  client: Client;
+  sink: MailSink;
+  taskQueue: string;
+  baseUrl: string;
+  config: ApiConfig;
+  worker: Worker | null;
+  /** fetch against the API with a JSON body. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  sink?: MailSinkOptions;
+  /** Environment for the API config (e.g. short retry intervals). */
+  apiEnv?: Record<string, string>;
+  /** false: no in-process worker (a test runs its own, e.g. as a child process). */
+  worker?: boolean;
+}
+
+/** Fast retries so retry behaviour is visible within a test. */
+export const FAST_RETRY_ENV = {
+  EMAIL_RETRY_INITIAL_INTERVAL_MS: '200',
+  EMAIL_RETRY_BACKOFF_COEFFICIENT: '2',
+  EMAIL_RETRY_MAX_INTERVAL_MS: '1000',
+  EMAIL_RETRY_MAX_ATTEMPTS: '5',
+};
+
+/**
+ * One test file's slice of the real system: its own SMTP server and task queue, an in-process
+ * worker on the shared Temporal dev server, and the HTTP API listening on a loopback port.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  quietRuntime();
+  const env = readTestEnv();
+  const taskQueue = `test-${randomUUID()}`;
+  const sink = await startMailSink(options.sink ?? {});
+  const db = createPool(env.databaseUrl, 20);
+  const templates = await TemplateRegistry.load();
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  const client = new Client({ connection, namespace: env.namespace });
+  const config = loadApiConfig({
+    DATABASE_URL: env.databaseUrl,
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    HERALD_TASK_QUEUE: taskQueue,
+    PORT: '0',
+    ...FAST_RETRY_ENV,
+    ...options.apiEnv,
+  });
+
+  let worker: Worker | null = null;
+  let workerRun: Promise<void> = Promise.resolve();
+  let workerConnection: NativeConnection | null = null;
+  const setup = buildChannels({ SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: 5, MAIL_FROM: 'Herald Test <herald@test.local>' });
+  if (options.worker !== false) {
+    workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
+    worker = await createHeraldWorker({
+      connection: workerConnection,
+      namespace: env.namespace,
+      taskQueue,
+      db,
+      channels: setup.channels,
+      templates,
+      brandName: 'Herald Test',
+      workflowBundle: { codePath: env.workflowBundlePath },
+    });
+    workerRun = worker.run();
+  }
+
+  const app = createApp({ db, temporal: client, templates, config });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    env,
+    db,
+    client,
+    sink,
+    taskQueue,
+    baseUrl,
+    config,
+    worker,
+    async api(method, path, body, headers = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (worker) {
+        worker.shutdown();
+        await workerRun;
+      }
+      await workerConnection?.close();
+      setup.close();
+      await connection.close();
+      await sink.close();
+      await db.end();
+    },
+  };
+}
+
+/** Polls GET /v1/notifications/{id} until the notification has finished. */
+export async function waitForNotification(stack: Stack, id: string, timeoutMs = 60_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await stack.api('GET', `/v1/notifications/${id}`);
+    if (body?.status && !['running', 'accepted'].includes(body.status)) return body;
+    if (Date.now() > deadline) {
+      throw new Error(`notification ${id} still ${body?.status} after ${timeoutMs} ms; ${await diagnose(stack, `notification-${id}`)}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** A short unique suffix so test files sharing one database never collide. */
+export const uniq = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** The workflow's pending activities and last failures, to make a timeout say why. */
+async function diagnose(stack: Stack, workflowId: string): Promise<string> {
+  try {
+    const handle = stack.client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    const pending = description.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`);
+    const history = await handle.fetchHistory();
+    const failures = (history.events ?? [])
+      .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? e.activityTaskFailedEventAttributes?.failure?.message)
+      .filter(Boolean);
+    return `workflow ${description.status.name}; pending: ${JSON.stringify(pending)}; failures: ${JSON.stringify(failures.slice(-3))}`;
+  } catch (error) {
+    return `no workflow diagnostics: ${(error as Error).message}`;
+  }
+}

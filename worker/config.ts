@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../common/temporal';
+
+const schema = z.object({
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (a postgres:// URL)'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
+  SMTP_URL: z.string().url('SMTP_URL must be a URL such as smtp://user:pass@host:587').optional(),
+  SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(5),
+  MAIL_FROM: z.string().default('Herald <noreply@herald.local>'),
+  BRAND_NAME: z.string().default('Herald'),
+  MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
+});
+
+export type WorkerConfig = z.infer<typeof schema>;
+
+/** Parses the worker's environment once; exits naming every bad variable. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createActivities } from '../activities';
+import { createEmailChannel, createSmtpTransport } from '../activities/channels/email';
+import { unconfiguredChannel, type ChannelRegistry } from '../activities/channels/types';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
+import { TemplateRegistry } from '../templates/registry';
+import type { WorkerConfig } from './config';
+
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+
+export interface ChannelSetup {
+  channels: ChannelRegistry;
+  /** One line per channel: on, or off and why. */
+  report: string[];
+  close(): void;
+}
+
+/** Builds every channel from configuration; a channel with missing settings is off, not fatal. */
+export function buildChannels(config: Pick<WorkerConfig, 'SMTP_URL' | 'SMTP_MAX_CONNECTIONS' | 'MAIL_FROM'>): ChannelSetup {
+  if (!config.SMTP_URL) {
+    return {
+      channels: { email: unconfiguredChannel('email', ['SMTP_URL']) },
+      report: ['email: off (SMTP_URL is not set)'],
+      close: () => undefined,
+    };
+  }
+  const transport = createSmtpTransport({ url: config.SMTP_URL, maxConnections: config.SMTP_MAX_CONNECTIONS });
+  return {
+    channels: { email: createEmailChannel({ transport, from: config.MAIL_FROM }) },
+    report: [`email: on (${new URL(config.SMTP_URL).host}, ${config.SMTP_MAX_CONNECTIONS} pooled connections)`],
+    close: () => transport.close(),
+  };
+}
+
+export interface HeraldWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Pool;
+  channels: ChannelRegistry;
+  templates: TemplateRegistry;
+  brandName: string;
+  /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
+  workflowBundle?: { codePath: string };
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
+  const activities = createActivities({
+    db: opts.db,
+    templates: opts.templates,
+    channels: opts.channels,
+    brandName: opts.brandName,
+  });
+  const workerOptions: WorkerOptions = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+  };
+  return Worker.create(workerOptions);
+}
+
+/** Registers Herald's search attributes on a namespace (idempotent), for clusters other than the dev server. */
+export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = new Set(Object.keys(existing.customAttributes ?? {}));
+    const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));
+    if (missing.length > 0) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+      });
+    }
+    return missing.map((k) => k.name);
+  } finally {
+    await connection.close();
+  }
+}
