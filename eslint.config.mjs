@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.tools/**', '.data/**', '.tmp/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.tools/**',
+      '.data/**',
+      '.tmp/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,8 +31,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process'], message: 'Workflows must be deterministic: do I/O in an activity.' },
-            { group: ['pg', 'nodemailer', 'mjml', 'liquidjs', '../db/*', '../api/*', '../worker/*'], message: 'Workflows must not import side-effecting modules.' },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process'],
+              message: 'Workflows must be deterministic: do I/O in an activity.',
+            },
+            {
+              group: ['pg', 'nodemailer', 'mjml', 'liquidjs', '../db/*', '../api/*', '../worker/*'],
+              message: 'Workflows must not import side-effecting modules.',
+            },
           ],
         },
       ],
@@ -30,7 +47,17 @@ export default tseslint.config(
   {
     files: ['api/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../workflows/*', '../../workflows/*'], message: 'The API talks to workflows through common/ definitions only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../workflows/*', '../../workflows/*'],
+              message: 'The API talks to workflows through common/ definitions only.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -70,9 +70,18 @@ export function createNotificationActivities(deps: ActivityDeps) {
       groupKeys,
       emails: request.to.emails ?? [],
     });
-    const { ranges, recipients, deliveries } = await openDeliveryRanges(db, input.notificationId, input.batchSize);
+    const { ranges, recipients, deliveries } = await openDeliveryRanges(
+      db,
+      input.notificationId,
+      input.batchSize,
+    );
     await markNotificationRunning(db, input.notificationId, recipients);
-    return { recipients, deliveries, ranges, counts: await countDeliveriesByStatus(db, input.notificationId) };
+    return {
+      recipients,
+      deliveries,
+      ranges,
+      counts: await countDeliveriesByStatus(db, input.notificationId),
+    };
   }
 
   /**
@@ -84,7 +93,11 @@ export function createNotificationActivities(deps: ActivityDeps) {
   async function sendBatch(input: SendBatchInput): Promise<SendBatchResult> {
     const channel = channels[input.channel];
     if (!channel) {
-      throw ApplicationFailure.create({ type: ERROR_TYPES.unknownChannel, message: `unknown channel ${input.channel}`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: ERROR_TYPES.unknownChannel,
+        message: `unknown channel ${input.channel}`,
+        nonRetryable: true,
+      });
     }
     const ctx = Context.current();
     const rows = await claimOpenDeliveries(db, input.notificationId, input.channel, input.range);
@@ -102,7 +115,12 @@ export function createNotificationActivities(deps: ActivityDeps) {
         });
       } catch (error) {
         result.failed++;
-        await markDeliveryUnsent(db, row.id, 'failed', error instanceof Error ? error.message : String(error));
+        await markDeliveryUnsent(
+          db,
+          row.id,
+          'failed',
+          error instanceof Error ? error.message : String(error),
+        );
         return;
       }
       try {
@@ -132,7 +150,10 @@ export function createNotificationActivities(deps: ActivityDeps) {
           await markDeliveryUnsent(db, row.id, 'retrying', failure.reason);
         }
       }
-      ctx.heartbeat({ done: result.sent + result.failed + result.skipped + result.retrying, of: rows.length });
+      ctx.heartbeat({
+        done: result.sent + result.failed + result.skipped + result.retrying,
+        of: rows.length,
+      });
     });
 
     if (result.retrying > 0) {
@@ -148,7 +169,11 @@ export function createNotificationActivities(deps: ActivityDeps) {
   }
 
   /** After the last retry: whatever is still open in the range failed for good. */
-  async function failUnsentDeliveries(input: { notificationId: string; range: IdRange; reason: string }): Promise<number> {
+  async function failUnsentDeliveries(input: {
+    notificationId: string;
+    range: IdRange;
+    reason: string;
+  }): Promise<number> {
     return failOpenDeliveries(db, input.notificationId, input.range, input.reason);
   }
 
@@ -166,7 +191,11 @@ export function createNotificationActivities(deps: ActivityDeps) {
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */
-async function forEachConcurrently<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachConcurrently<T>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
     while (next < items.length) {

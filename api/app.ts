@@ -36,7 +36,11 @@ export function createApp(deps: ApiDeps) {
   app.use('*', async (c, next) => {
     c.set('deps', deps);
     c.set('tenantId', DEFAULT_TENANT);
-    const requestId = c.req.header('x-request-id')?.replace(/[^\w.-]/g, '').slice(0, 64) || randomUUID();
+    const requestId =
+      c.req
+        .header('x-request-id')
+        ?.replace(/[^\w.-]/g, '')
+        .slice(0, 64) || randomUUID();
     c.set('requestId', requestId);
     c.header('X-Request-Id', requestId);
     await next();
@@ -47,9 +51,12 @@ export function createApp(deps: ApiDeps) {
     bodyLimit({
       maxSize: deps.config.BODY_LIMIT_BYTES,
       onError: () => {
-        throw new HttpError(413, 'payload_too_large', `request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`, [
-          { path: 'body', message: `larger than the limit of ${deps.config.BODY_LIMIT_BYTES} bytes` },
-        ]);
+        throw new HttpError(
+          413,
+          'payload_too_large',
+          `request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`,
+          [{ path: 'body', message: `larger than the limit of ${deps.config.BODY_LIMIT_BYTES} bytes` }],
+        );
       },
     }),
   );
@@ -64,13 +71,32 @@ export function createApp(deps: ApiDeps) {
       return c.json(conflict.toJSON(), 409);
     }
     if (error instanceof SyntaxError || /JSON/i.test(error.message)) {
-      return c.json(new HttpError(400, 'invalid_json', 'request body is not valid JSON', [{ path: 'body', message: error.message }]).toJSON(), 400);
+      return c.json(
+        new HttpError(400, 'invalid_json', 'request body is not valid JSON', [
+          { path: 'body', message: error.message },
+        ]).toJSON(),
+        400,
+      );
     }
-    console.error(JSON.stringify({ msg: 'request failed', requestId: c.var.requestId, path: c.req.path, error: error.message }));
-    return c.json({ error: { code: 'internal_error', message: 'internal error', details: [], requestId: c.var.requestId } }, 500);
+    console.error(
+      JSON.stringify({
+        msg: 'request failed',
+        requestId: c.var.requestId,
+        path: c.req.path,
+        error: error.message,
+      }),
+    );
+    return c.json(
+      {
+        error: { code: 'internal_error', message: 'internal error', details: [], requestId: c.var.requestId },
+      },
+      500,
+    );
   });
 
-  app.notFound((c) => c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+  app.notFound((c) =>
+    c.json(new HttpError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404),
+  );
 
   const routes = app
     .route('/', healthRoutes)
@@ -80,7 +106,9 @@ export function createApp(deps: ApiDeps) {
     .route('/', templateRoutes);
 
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
-  app.get('/docs', (c) => c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)));
+  app.get('/docs', (c) =>
+    c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)),
+  );
   app.get('/', (c) => c.redirect('/docs'));
   return routes;
 }

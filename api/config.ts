@@ -12,7 +12,11 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   PUBLIC_BASE_URL: z.string().url().optional(),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
   BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   MAX_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(100).default(4),
   SEND_HEARTBEAT_TIMEOUT_MS: ms(30_000),

@@ -4,7 +4,10 @@ interface OpenApiDoc {
 }
 
 const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+  s.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+  );
 
 /** A self-contained docs page (no CDN: it must work offline) listing every route of the OpenAPI document. */
 export function renderDocsPage(doc: OpenApiDoc): string {

@@ -25,7 +25,12 @@ export class HttpError extends Error {
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
 
 export const validationFailed = (details: ErrorDetail[], status: ContentfulStatusCode = 422) =>
-  new HttpError(status, 'validation_failed', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
+  new HttpError(
+    status,
+    'validation_failed',
+    details.map((d) => `${d.path}: ${d.message}`).join('; '),
+    details,
+  );
 
 /** `['to', 'groups', 0]` → `to.groups[0]` */
 export function formatPath(path: PropertyKey[]): string {

@@ -14,7 +14,13 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ db, temporal, templates, config });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-    console.log(JSON.stringify({ msg: 'api listening', url: `http://${config.HOST}:${info.port}`, docs: `http://${config.HOST}:${info.port}/docs` }));
+    console.log(
+      JSON.stringify({
+        msg: 'api listening',
+        url: `http://${config.HOST}:${info.port}`,
+        docs: `http://${config.HOST}:${info.port}/docs`,
+      }),
+    );
   });
   const stop = () => {
     server.close();

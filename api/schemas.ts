@@ -45,15 +45,33 @@ export const NotificationRequestSchema = z
     event: z.string().min(1).max(200).openapi({ example: 'ticket.assigned' }),
     to: z
       .object({
-        recipients: z.array(z.string().min(1).max(255)).max(10_000).optional().openapi({ example: ['tech-42'] }),
-        groups: z.array(z.string().min(1).max(255)).max(100).optional().openapi({ example: ['Technical Admin'] }),
-        emails: z.array(email).max(1_000).optional().openapi({ example: ['ops@example.com'] }),
+        recipients: z
+          .array(z.string().min(1).max(255))
+          .max(10_000)
+          .optional()
+          .openapi({ example: ['tech-42'] }),
+        groups: z
+          .array(z.string().min(1).max(255))
+          .max(100)
+          .optional()
+          .openapi({ example: ['Technical Admin'] }),
+        emails: z
+          .array(email)
+          .max(1_000)
+          .optional()
+          .openapi({ example: ['ops@example.com'] }),
       })
       .strict()
-      .refine((to) => (to.recipients?.length ?? 0) + (to.groups?.length ?? 0) + (to.emails?.length ?? 0) > 0, {
-        message: 'name at least one recipient, group or email',
-      }),
-    data: z.record(z.string(), z.unknown()).default({}).openapi({ example: { ticketId: '123', title: 'Printer not working' } }),
+      .refine(
+        (to) => (to.recipients?.length ?? 0) + (to.groups?.length ?? 0) + (to.emails?.length ?? 0) > 0,
+        {
+          message: 'name at least one recipient, group or email',
+        },
+      ),
+    data: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({ example: { ticketId: '123', title: 'Printer not working' } }),
     priority: z.enum(PRIORITIES).default('normal'),
     channels: z.array(z.enum(CHANNELS)).min(1).optional(),
     idempotencyKey: z.string().min(1).max(255).refine(noCrlf, 'must not contain line breaks').optional(),
@@ -192,9 +210,22 @@ export const RecipientInputSchema = z
   .object({
     name: z.string().max(200).nullable().optional(),
     email: email.nullable().optional(),
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567').nullable().optional(),
-    whatsapp: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number').nullable().optional(),
-    timezone: z.string().refine(isTimeZone, 'not an IANA time zone').nullable().optional().openapi({ example: 'Africa/Harare' }),
+    phone: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567')
+      .nullable()
+      .optional(),
+    whatsapp: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number')
+      .nullable()
+      .optional(),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone')
+      .nullable()
+      .optional()
+      .openapi({ example: 'Africa/Harare' }),
     locale: z.string().max(35).nullable().optional(),
     quietHours: z.object({ start: hhmm, end: hhmm }).strict().nullable().optional(),
     digest: z.record(z.string(), z.unknown()).nullable().optional(),
@@ -238,7 +269,11 @@ export const GroupSchema = z
   })
   .openapi('Group');
 
-export const GroupMemberSchema = z.object({ externalId: z.string(), name: z.string().nullable(), email: z.string().nullable() });
+export const GroupMemberSchema = z.object({
+  externalId: z.string(),
+  name: z.string().nullable(),
+  email: z.string().nullable(),
+});
 
 export const TemplateSchema = z
   .object({
@@ -257,7 +292,10 @@ export const TemplateSchema = z
 
 export const PreviewRequestSchema = z
   .object({
-    data: z.record(z.string(), z.unknown()).optional().openapi({ description: "defaults to the template's sample data" }),
+    data: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ description: "defaults to the template's sample data" }),
     locale: z.string().max(35).optional(),
     recipient: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
   })

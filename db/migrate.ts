@@ -54,6 +54,8 @@ export async function pendingMigrations(pool: Pool): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
   const exists = await pool.query(`SELECT to_regclass('schema_migrations') IS NOT NULL AS ok`);
   if (!exists.rows[0].ok) return files;
-  const done = new Set((await pool.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+  const done = new Set(
+    (await pool.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+  );
   return files.filter((f) => !done.has(f));
 }

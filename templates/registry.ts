@@ -70,7 +70,12 @@ export class TemplateRenderError extends Error {
 }
 
 // Output is HTML-escaped by default; undefined variables are errors, except in `if` guards.
-const htmlEngine = new Liquid({ strictVariables: true, strictFilters: true, lenientIf: true, outputEscape: 'escape' });
+const htmlEngine = new Liquid({
+  strictVariables: true,
+  strictFilters: true,
+  lenientIf: true,
+  outputEscape: 'escape',
+});
 const textEngine = new Liquid({ strictVariables: true, strictFilters: true, lenientIf: true });
 
 /**
@@ -117,9 +122,13 @@ export class TemplateRegistry {
     for (const [name, spec] of Object.entries(manifest.variables)) {
       const value = data[name];
       if (value === undefined || value === null) {
-        if (spec.required) problems.push({ variable: name, message: `required variable is missing (${spec.type})` });
+        if (spec.required)
+          problems.push({ variable: name, message: `required variable is missing (${spec.type})` });
       } else if (typeof value !== spec.type) {
-        problems.push({ variable: name, message: `expected ${spec.type}, got ${Array.isArray(value) ? 'array' : typeof value}` });
+        problems.push({
+          variable: name,
+          message: `expected ${spec.type}, got ${Array.isArray(value) ? 'array' : typeof value}`,
+        });
       }
     }
     return problems;
@@ -128,7 +137,13 @@ export class TemplateRegistry {
   renderEmail(event: string, context: RenderContext): RenderedEmail {
     const template = this.templates.get(event);
     if (!template) throw new TemplateRenderError(event, 'no such template');
-    const scope = { ...context.data, recipient: context.recipient, brand: context.brand, notification: context.notification, unsubscribeUrl: context.unsubscribeUrl };
+    const scope = {
+      ...context.data,
+      recipient: context.recipient,
+      brand: context.brand,
+      notification: context.notification,
+      unsubscribeUrl: context.unsubscribeUrl,
+    };
     try {
       return {
         // A subject is one header line: collapse whitespace so no data can inject a header.
@@ -137,20 +152,30 @@ export class TemplateRegistry {
         text: String(textEngine.renderSync(template.text, scope)).trim() + '\n',
       };
     } catch (error) {
-      throw new TemplateRenderError(event, error instanceof Error ? error.message : String(error), { cause: error });
+      throw new TemplateRenderError(event, error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
     }
   }
 }
 
-async function compileTemplate(folder: string, event: string, layout: string, textFooter: string): Promise<CompiledTemplate> {
+async function compileTemplate(
+  folder: string,
+  event: string,
+  layout: string,
+  textFooter: string,
+): Promise<CompiledTemplate> {
   const read = (name: string) => readFile(path.join(folder, name), 'utf8');
   const parsed = manifestSchema.safeParse(YAML.parse(await read('manifest.yaml')));
   if (!parsed.success) throw new Error(`templates/${event}/manifest.yaml: ${z.prettifyError(parsed.error)}`);
-  if (parsed.data.event !== event) throw new Error(`templates/${event}/manifest.yaml names event ${parsed.data.event}`);
+  if (parsed.data.event !== event)
+    throw new Error(`templates/${event}/manifest.yaml names event ${parsed.data.event}`);
   const mjmlSource = layout.replace(CONTENT_MARKER, await read('email.mjml'));
   const compiled = await mjml2html(mjmlSource, { validationLevel: 'strict', filePath: folder });
   if (compiled.errors?.length) {
-    throw new Error(`templates/${event}/email.mjml: ${compiled.errors.map((e) => e.formattedMessage).join('; ')}`);
+    throw new Error(
+      `templates/${event}/email.mjml: ${compiled.errors.map((e) => e.formattedMessage).join('; ')}`,
+    );
   }
   const text = (await read('text.liquid')).trimEnd() + (textFooter ? `\n\n--\n${textFooter}` : '');
   return {

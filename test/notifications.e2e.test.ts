@@ -6,9 +6,21 @@ async function createGroupOfThree(stack: Stack) {
   const group = uniq('tech-admins');
   const groupName = `Technical Admin ${group}`;
   expect((await stack.api('PUT', `/v1/groups/${group}`, { name: groupName })).status).toBe(201);
-  const people = ['alice', 'bob', 'carol'].map((n) => ({ id: uniq(n), name: n[0]!.toUpperCase() + n.slice(1), email: `${uniq(n)}@example.com` }));
+  const people = ['alice', 'bob', 'carol'].map((n) => ({
+    id: uniq(n),
+    name: n[0]!.toUpperCase() + n.slice(1),
+    email: `${uniq(n)}@example.com`,
+  }));
   for (const p of people) {
-    expect((await stack.api('PUT', `/v1/recipients/${p.id}`, { name: p.name, email: p.email, timezone: 'Africa/Harare' })).status).toBe(201);
+    expect(
+      (
+        await stack.api('PUT', `/v1/recipients/${p.id}`, {
+          name: p.name,
+          email: p.email,
+          timezone: 'Africa/Harare',
+        })
+      ).status,
+    ).toBe(201);
     expect((await stack.api('PUT', `/v1/groups/${group}/members/${p.id}`)).status).toBe(201);
   }
   return { group, groupName, people };
@@ -34,14 +46,18 @@ describe('a notification from an HTTP call to real inboxes', () => {
     });
     expect(created.status).toBe(202);
     expect(created.body.workflowId).toBe(`notification-${created.body.id}`);
-    expect(created.body.links.temporalUi).toContain(`/namespaces/default/workflows/notification-${created.body.id}`);
+    expect(created.body.links.temporalUi).toContain(
+      `/namespaces/default/workflows/notification-${created.body.id}`,
+    );
 
     const view = await waitForNotification(stack, created.body.id, 15000);
     expect(view.status).toBe('completed');
     expect(view.counts).toEqual({ sent: 4 });
     expect(view.recipients).toHaveLength(4);
     for (const r of view.recipients) {
-      expect(r.deliveries).toEqual([expect.objectContaining({ channel: 'email', status: 'sent', attempts: 1 })]);
+      expect(r.deliveries).toEqual([
+        expect.objectContaining({ channel: 'email', status: 'sent', attempts: 1 }),
+      ]);
     }
 
     const mails = stack.sink.messages();
@@ -55,7 +71,9 @@ describe('a notification from an HTTP call to real inboxes', () => {
       expect(mail.html).not.toContain('<b>not</b>');
       // Text part: the same value verbatim (text is not HTML).
       expect(mail.text).toContain(title);
-      expect(mail.messageId).toMatch(new RegExp(`^<${created.body.id}\\.[0-9a-f]{16}\\.email@herald\\.local>$`));
+      expect(mail.messageId).toMatch(
+        new RegExp(`^<${created.body.id}\\.[0-9a-f]{16}\\.email@herald\\.local>$`),
+      );
     }
     const alice = people[0]!;
     const aliceMail = mails.find((m) => m.envelopeTo.includes(alice.email.toLowerCase()))!;
@@ -90,21 +108,38 @@ describe('a notification from an HTTP call to real inboxes', () => {
 
   it('lists the delivery log with filters and pagination', async () => {
     const { group, people } = await createGroupOfThree(stack);
-    const created = await stack.api('POST', '/v1/notifications', { event: 'job.failed', to: { groups: [group] }, data: { jobName: 'backup-core', error: 'timeout' } });
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'job.failed',
+      to: { groups: [group] },
+      data: { jobName: 'backup-core', error: 'timeout' },
+    });
     await waitForNotification(stack, created.body.id, 15000);
     const page1 = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&limit=2`);
     expect(page1.status).toBe(200);
     expect(page1.body.items).toHaveLength(2);
     expect(page1.body.nextCursor).toEqual(expect.any(String));
-    const page2 = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&limit=2&cursor=${page1.body.nextCursor}`);
+    const page2 = await stack.api(
+      'GET',
+      `/v1/deliveries?notification=${created.body.id}&limit=2&cursor=${page1.body.nextCursor}`,
+    );
     expect(page2.body.items).toHaveLength(1);
     expect(page2.body.nextCursor).toBeNull();
-    const ids = [...page1.body.items, ...page2.body.items].map((d: { recipientKey: string }) => d.recipientKey).sort();
+    const ids = [...page1.body.items, ...page2.body.items]
+      .map((d: { recipientKey: string }) => d.recipientKey)
+      .sort();
     expect(ids).toEqual(people.map((p) => p.id).sort());
 
-    const byRecipient = await stack.api('GET', `/v1/deliveries?recipient=${people[1]!.id}&event=job.failed&status=sent`);
-    expect(byRecipient.body.items).toEqual([expect.objectContaining({ recipientKey: people[1]!.id, status: 'sent' })]);
-    const future = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&since=2999-01-01T00:00:00Z`);
+    const byRecipient = await stack.api(
+      'GET',
+      `/v1/deliveries?recipient=${people[1]!.id}&event=job.failed&status=sent`,
+    );
+    expect(byRecipient.body.items).toEqual([
+      expect.objectContaining({ recipientKey: people[1]!.id, status: 'sent' }),
+    ]);
+    const future = await stack.api(
+      'GET',
+      `/v1/deliveries?notification=${created.body.id}&since=2999-01-01T00:00:00Z`,
+    );
     expect(future.body.items).toEqual([]);
     const badDate = await stack.api('GET', '/v1/deliveries?since=yesterday');
     expect(badDate.status).toBe(400);

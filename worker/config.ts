@@ -11,6 +11,8 @@ const schema = z.object({
   MAIL_FROM: z.string().default('Herald <noreply@herald.local>'),
   BRAND_NAME: z.string().default('Herald'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
+  /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

@@ -19,7 +19,9 @@ export interface ChannelSetup {
 }
 
 /** Builds every channel from configuration; a channel with missing settings is off, not fatal. */
-export function buildChannels(config: Pick<WorkerConfig, 'SMTP_URL' | 'SMTP_MAX_CONNECTIONS' | 'MAIL_FROM'>): ChannelSetup {
+export function buildChannels(
+  config: Pick<WorkerConfig, 'SMTP_URL' | 'SMTP_MAX_CONNECTIONS' | 'MAIL_FROM'>,
+): ChannelSetup {
   if (!config.SMTP_URL) {
     return {
       channels: { email: unconfiguredChannel('email', ['SMTP_URL']) },
@@ -27,10 +29,15 @@ export function buildChannels(config: Pick<WorkerConfig, 'SMTP_URL' | 'SMTP_MAX_
       close: () => undefined,
     };
   }
-  const transport = createSmtpTransport({ url: config.SMTP_URL, maxConnections: config.SMTP_MAX_CONNECTIONS });
+  const transport = createSmtpTransport({
+    url: config.SMTP_URL,
+    maxConnections: config.SMTP_MAX_CONNECTIONS,
+  });
   return {
     channels: { email: createEmailChannel({ transport, from: config.MAIL_FROM }) },
-    report: [`email: on (${new URL(config.SMTP_URL).host}, ${config.SMTP_MAX_CONNECTIONS} pooled connections)`],
+    report: [
+      `email: on (${new URL(config.SMTP_URL).host}, ${config.SMTP_MAX_CONNECTIONS} pooled connections)`,
+    ],
     close: () => transport.close(),
   };
 }
@@ -76,7 +83,9 @@ export async function ensureSearchAttributes(address: string, namespace: string)
     if (missing.length > 0) {
       await connection.operatorService.addSearchAttributes({
         namespace,
-        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+        searchAttributes: Object.fromEntries(
+          missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */]),
+        ),
       });
     }
     return missing.map((k) => k.name);

@@ -10,7 +10,8 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const db = createPool(config.DATABASE_URL);
   const pending = await pendingMigrations(db);
-  if (pending.length > 0) throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
+  if (pending.length > 0)
+    throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
   const templates = await TemplateRegistry.load();
   const setup = buildChannels(config);
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     templates,
     brandName: config.BRAND_NAME,
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
+    workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
   });
   console.log(
     JSON.stringify({

@@ -65,20 +65,41 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   progress.phase = 'sending';
 
   const channel: ChannelName = 'email';
-  const sender = proxyActivities<HeraldActivities>(sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs));
+  const sender = proxyActivities<HeraldActivities>(
+    sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs),
+  );
 
   const sendRange = async (range: IdRange): Promise<void> => {
     try {
       await sender.sendBatch.executeWithOptions(
-        { ...sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs), summary: `${channel} → ${range.label}` },
-        [{ notificationId, tenantId, event: request.event, priority: request.priority, data: request.data, channel, range }],
+        {
+          ...sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs),
+          summary: `${channel} → ${range.label}`,
+        },
+        [
+          {
+            notificationId,
+            tenantId,
+            event: request.event,
+            priority: request.priority,
+            data: request.data,
+            channel,
+            range,
+          },
+        ],
       );
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;
       // Retries exhausted: the rows still open in this batch have failed for good.
       await bookkeeping.failUnsentDeliveries.executeWithOptions(
         { ...bookkeepingOptions, summary: `${channel} retries exhausted → ${range.label}` },
-        [{ notificationId, range, reason: `gave up after ${tuning.retry[channel].maximumAttempts} attempts` }],
+        [
+          {
+            notificationId,
+            range,
+            reason: `gave up after ${tuning.retry[channel].maximumAttempts} attempts`,
+          },
+        ],
       );
     }
   };
@@ -106,5 +127,10 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   progress.counts = finished.counts;
   progress.phase = finished.status;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: finished.status }]);
-  return { notificationId, status: finished.status, recipients: prepared.recipients, counts: finished.counts };
+  return {
+    notificationId,
+    status: finished.status,
+    recipients: prepared.recipients,
+    counts: finished.counts,
+  };
 }

@@ -39,7 +39,10 @@ export type ChannelRegistry = { [K in ChannelName]: Channel };
 
 /** Raised by a channel whose settings are missing; the delivery ends `skipped`, never crashes. */
 export class ChannelNotConfiguredError extends Error {
-  constructor(readonly channel: string, readonly missing: string[]) {
+  constructor(
+    readonly channel: string,
+    readonly missing: string[],
+  ) {
     super(`channel not configured: ${missing.join(', ')} not set`);
     this.name = 'ChannelNotConfiguredError';
   }
@@ -54,6 +57,9 @@ export function unconfiguredChannel(name: Channel['name'], missing: string[]): C
     send: async () => {
       throw new ChannelNotConfiguredError(name, missing);
     },
-    classify: (error) => ({ kind: 'skipped', reason: error instanceof Error ? error.message : String(error) }),
+    classify: (error) => ({
+      kind: 'skipped',
+      reason: error instanceof Error ? error.message : String(error),
+    }),
   };
 }

@@ -11,12 +11,25 @@ import {
 import { getRecipient } from '../../db/queries/recipients';
 import type { AppEnv } from '../deps';
 import { notFound, validationFailed } from '../errors';
-import { errorResponse, GroupInputSchema, GroupMemberSchema, GroupSchema, identifier, jsonBody, jsonResponse } from '../schemas';
+import {
+  errorResponse,
+  GroupInputSchema,
+  GroupMemberSchema,
+  GroupSchema,
+  identifier,
+  jsonBody,
+  jsonResponse,
+} from '../schemas';
 
-const groupKey = identifier('key', 'system-admins').refine((k) => /^[A-Za-z0-9._-]+$/.test(k), 'use letters, digits, . _ -');
+const groupKey = identifier('key', 'system-admins').refine(
+  (k) => /^[A-Za-z0-9._-]+$/.test(k),
+  'use letters, digits, . _ -',
+);
 const groupParams = z.object({ key: groupKey });
 const memberParams = z.object({ key: groupKey, externalId: identifier('externalId', 'tech-42') });
-const GroupWithMembers = GroupSchema.extend({ members: z.array(GroupMemberSchema) }).openapi('GroupWithMembers');
+const GroupWithMembers = GroupSchema.extend({ members: z.array(GroupMemberSchema) }).openapi(
+  'GroupWithMembers',
+);
 
 const putRoute = createRoute({
   method: 'put',
@@ -83,7 +96,12 @@ const deleteMemberRoute = createRoute({
 
 export const groupRoutes = new OpenAPIHono<AppEnv>()
   .openapi(putRoute, async (c) => {
-    const { group, created } = await upsertGroup(c.var.deps.db, c.var.tenantId, c.req.valid('param').key, c.req.valid('json'));
+    const { group, created } = await upsertGroup(
+      c.var.deps.db,
+      c.var.tenantId,
+      c.req.valid('param').key,
+      c.req.valid('json'),
+    );
     return created ? c.json(group, 201) : c.json(group, 200);
   })
   .openapi(getRoute, async (c) => {
@@ -103,7 +121,12 @@ export const groupRoutes = new OpenAPIHono<AppEnv>()
     const { db } = c.var.deps;
     if (!(await getGroup(db, c.var.tenantId, key))) throw notFound(`group ${key}`);
     if (!(await getRecipient(db, c.var.tenantId, externalId))) {
-      throw validationFailed([{ path: 'externalId', message: `unknown recipient '${externalId}'; create it with PUT /v1/recipients/${externalId}` }]);
+      throw validationFailed([
+        {
+          path: 'externalId',
+          message: `unknown recipient '${externalId}'; create it with PUT /v1/recipients/${externalId}`,
+        },
+      ]);
     }
     const added = await addGroupMember(db, c.var.tenantId, key, externalId);
     const group = (await getGroup(db, c.var.tenantId, key))!;

@@ -21,5 +21,8 @@ export const healthRoutes = new Hono<AppEnv>()
       probe(() => temporal.workflowService.getSystemInfo({})),
     ]);
     const ready = database.ok && temporalCheck.ok;
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks: { database, temporal: temporalCheck } }, ready ? 200 : 503);
+    return c.json(
+      { status: ready ? 'ready' : 'not_ready', checks: { database, temporal: temporalCheck } },
+      ready ? 200 : 503,
+    );
   });

@@ -15,7 +15,12 @@ import {
   NotificationViewSchema,
   pageOf,
 } from '../schemas';
-import { createNotification, getNotificationView, listDeliveryPage, listNotificationPage } from '../services/notifications';
+import {
+  createNotification,
+  getNotificationView,
+  listDeliveryPage,
+  listNotificationPage,
+} from '../services/notifications';
 
 const IdempotencyHeaders = z.object({
   'idempotency-key': z
@@ -23,7 +28,10 @@ const IdempotencyHeaders = z.object({
     .min(1)
     .max(255)
     .optional()
-    .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Same key + same body = same notification (kept 7 days at least).' }),
+    .openapi({
+      param: { name: 'Idempotency-Key', in: 'header' },
+      description: 'Same key + same body = same notification (kept 7 days at least).',
+    }),
 });
 
 const createNotificationRoute = createRoute({
@@ -31,12 +39,17 @@ const createNotificationRoute = createRoute({
   path: '/v1/notifications',
   tags: ['notifications'],
   summary: 'Send a notification (starts its workflow)',
-  request: { headers: IdempotencyHeaders, body: jsonBody(NotificationRequestSchema, 'What to send, to whom') },
+  request: {
+    headers: IdempotencyHeaders,
+    body: jsonBody(NotificationRequestSchema, 'What to send, to whom'),
+  },
   responses: {
     202: jsonResponse(NotificationCreatedSchema, 'Accepted; the workflow is running'),
     400: errorResponse('Malformed request'),
     413: errorResponse('Body over the size limit'),
-    422: errorResponse('Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body'),
+    422: errorResponse(
+      'Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body',
+    ),
     503: errorResponse('Temporal unavailable; nothing was started'),
   },
 });
@@ -46,7 +59,9 @@ const getNotificationRoute = createRoute({
   path: '/v1/notifications/{id}',
   tags: ['notifications'],
   summary: 'State of a notification, per recipient and channel',
-  request: { params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }) },
+  request: {
+    params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }),
+  },
   responses: {
     200: jsonResponse(NotificationViewSchema, 'The notification'),
     400: errorResponse('Malformed id'),
@@ -83,12 +98,20 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
     const body = c.req.valid('json');
     const headerKey = c.req.valid('header')['idempotency-key'];
     if (headerKey && body.idempotencyKey && headerKey !== body.idempotencyKey) {
-      throw new HttpError(400, 'validation_failed', 'Idempotency-Key header and idempotencyKey field differ', [
-        { path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' },
-      ]);
+      throw new HttpError(
+        400,
+        'validation_failed',
+        'Idempotency-Key header and idempotencyKey field differ',
+        [{ path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' }],
+      );
     }
     const { idempotencyKey, ...request } = body;
-    const created = await createNotification(c.var.deps, c.var.tenantId, request, headerKey ?? idempotencyKey);
+    const created = await createNotification(
+      c.var.deps,
+      c.var.tenantId,
+      request,
+      headerKey ?? idempotencyKey,
+    );
     if (created.replayed) c.header('Idempotent-Replayed', 'true');
     const { replayed: _replayed, ...response } = created;
     return c.json(response, 202);
@@ -103,6 +126,12 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
   })
   .openapi(listDeliveriesRoute, async (c) => {
     const { limit, cursor, notification, ...filter } = c.req.valid('query');
-    const page = await listDeliveryPage(c.var.deps, c.var.tenantId, { ...filter, notificationId: notification }, limit, cursor);
+    const page = await listDeliveryPage(
+      c.var.deps,
+      c.var.tenantId,
+      { ...filter, notificationId: notification },
+      limit,
+      cursor,
+    );
     return c.json(page, 200);
   });

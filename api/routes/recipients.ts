@@ -2,7 +2,14 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteRecipient, getRecipient, listRecipients, upsertRecipient } from '../../db/queries/recipients';
 import type { AppEnv } from '../deps';
 import { notFound } from '../errors';
-import { errorResponse, identifier, jsonBody, jsonResponse, RecipientInputSchema, RecipientSchema } from '../schemas';
+import {
+  errorResponse,
+  identifier,
+  jsonBody,
+  jsonResponse,
+  RecipientInputSchema,
+  RecipientSchema,
+} from '../schemas';
 
 const params = z.object({ externalId: identifier('externalId', 'tech-42') });
 
@@ -43,10 +50,16 @@ const listRoute = createRoute({
   tags: ['recipients'],
   summary: 'List recipients by externalId',
   request: {
-    query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), after: z.string().optional() }),
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+      after: z.string().optional(),
+    }),
   },
   responses: {
-    200: jsonResponse(z.object({ items: z.array(RecipientSchema), nextAfter: z.string().nullable() }), 'A page'),
+    200: jsonResponse(
+      z.object({ items: z.array(RecipientSchema), nextAfter: z.string().nullable() }),
+      'A page',
+    ),
     400: errorResponse('Bad query'),
   },
 });
@@ -69,11 +82,15 @@ export const recipientRoutes = new OpenAPIHono<AppEnv>()
   })
   .openapi(deleteRoute, async (c) => {
     const { externalId } = c.req.valid('param');
-    if (!(await deleteRecipient(c.var.deps.db, c.var.tenantId, externalId))) throw notFound(`recipient ${externalId}`);
+    if (!(await deleteRecipient(c.var.deps.db, c.var.tenantId, externalId)))
+      throw notFound(`recipient ${externalId}`);
     return c.body(null, 204);
   })
   .openapi(listRoute, async (c) => {
     const { limit, after } = c.req.valid('query');
     const items = await listRecipients(c.var.deps.db, c.var.tenantId, { limit, after });
-    return c.json({ items, nextAfter: items.length === limit ? items[items.length - 1]!.externalId : null }, 200);
+    return c.json(
+      { items, nextAfter: items.length === limit ? items[items.length - 1]!.externalId : null },
+      200,
+    );
   });

@@ -2,7 +2,15 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { TemplateRenderError } from '../../templates/registry';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound, validationFailed } from '../errors';
-import { errorResponse, identifier, jsonBody, jsonResponse, PreviewRequestSchema, PreviewSchema, TemplateSchema } from '../schemas';
+import {
+  errorResponse,
+  identifier,
+  jsonBody,
+  jsonResponse,
+  PreviewRequestSchema,
+  PreviewSchema,
+  TemplateSchema,
+} from '../schemas';
 
 const params = z.object({ event: identifier('event', 'ticket.assigned') });
 
@@ -56,17 +64,27 @@ export const templateRoutes = new OpenAPIHono<AppEnv>()
     const body = c.req.valid('json');
     const data = body.data ?? manifest.sample;
     const problems = templates.checkData(event, data);
-    if (problems.length > 0) throw validationFailed(problems.map((p) => ({ path: `data.${p.variable}`, message: p.message })));
+    if (problems.length > 0)
+      throw validationFailed(problems.map((p) => ({ path: `data.${p.variable}`, message: p.message })));
     try {
       const email = templates.renderEmail(event, {
         data,
-        recipient: { name: body.recipient?.name ?? 'Preview Recipient', email: body.recipient?.email ?? 'preview@example.com', externalId: null },
+        recipient: {
+          name: body.recipient?.name ?? 'Preview Recipient',
+          email: body.recipient?.email ?? 'preview@example.com',
+          externalId: null,
+        },
         brand: { name: process.env.BRAND_NAME ?? 'Herald' },
-        notification: { id: '00000000-0000-0000-0000-000000000000', event, priority: manifest.defaultPriority },
+        notification: {
+          id: '00000000-0000-0000-0000-000000000000',
+          event,
+          priority: manifest.defaultPriority,
+        },
       });
       return c.json({ event, email }, 200);
     } catch (error) {
-      if (error instanceof TemplateRenderError) throw new HttpError(422, error.code, error.message, [{ path: 'data', message: error.message }]);
+      if (error instanceof TemplateRenderError)
+        throw new HttpError(422, error.code, error.message, [{ path: 'data', message: error.message }]);
       throw error;
     }
   });

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { notificationStateQuery, notificationWorkflowId, SEARCH_ATTRIBUTES } from '../../common/temporal';
-import type { DeliveryTuning, NotificationProgress, NotificationRequest, NotificationWorkflowInput } from '../../common/types';
+import type {
+  DeliveryTuning,
+  NotificationProgress,
+  NotificationRequest,
+  NotificationWorkflowInput,
+} from '../../common/types';
 import { findExistingRecipientIds } from '../../db/queries/recipients';
 import { resolveGroupRefs } from '../../db/queries/groups';
 import {
@@ -57,14 +62,20 @@ async function checkReferences(deps: ApiDeps, tenantId: string, request: Notific
   const problems: ErrorDetail[] = [];
   const manifest = deps.templates.manifest(request.event);
   if (!manifest) {
-    problems.push({ path: 'event', message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}` });
+    problems.push({
+      path: 'event',
+      message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}`,
+    });
   } else {
     for (const p of deps.templates.checkData(request.event, request.data)) {
       problems.push({ path: `data.${p.variable}`, message: p.message });
     }
     for (const [i, channel] of (request.channels ?? []).entries()) {
       if (!manifest.defaultChannels.includes(channel)) {
-        problems.push({ path: `channels[${i}]`, message: `event ${request.event} has no ${channel} template` });
+        problems.push({
+          path: `channels[${i}]`,
+          message: `event ${request.event} has no ${channel} template`,
+        });
       }
     }
   }
@@ -76,7 +87,8 @@ async function checkReferences(deps: ApiDeps, tenantId: string, request: Notific
   const recipients = request.to.recipients ?? [];
   const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, recipients);
   recipients.forEach((r, i) => {
-    if (!knownRecipients.has(r)) problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
+    if (!knownRecipients.has(r))
+      problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
   });
   if (problems.length > 0) throw validationFailed(problems);
 }
@@ -107,9 +119,12 @@ export async function createNotification(
     workflowId: notificationWorkflowId(id),
   });
   if (!inserted && record.requestHash !== requestHash) {
-    throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body', [
-      { path: 'Idempotency-Key', message: `already used for notification ${record.id} with another body` },
-    ]);
+    throw new HttpError(
+      422,
+      'idempotency_key_reused',
+      'this Idempotency-Key was used with a different request body',
+      [{ path: 'Idempotency-Key', message: `already used for notification ${record.id} with another body` }],
+    );
   }
   if (record.status === 'accepted') {
     try {
@@ -117,7 +132,11 @@ export async function createNotification(
     } catch (error) {
       // Without a key nobody can retry this exact notification: leave nothing half-written.
       if (inserted && !idempotencyKey) await deleteNotification(deps.db, record.id);
-      throw new HttpError(503, 'temporal_unavailable', `could not start the notification workflow: ${(error as Error).message}`);
+      throw new HttpError(
+        503,
+        'temporal_unavailable',
+        `could not start the notification workflow: ${(error as Error).message}`,
+      );
     }
   }
   return {
@@ -176,7 +195,10 @@ export interface RecipientState {
   recipientKey: string;
   externalId: string | null;
   name: string | null;
-  deliveries: Pick<Delivery, 'channel' | 'address' | 'status' | 'attempts' | 'error' | 'providerMessageId' | 'sentAt' | 'updatedAt'>[];
+  deliveries: Pick<
+    Delivery,
+    'channel' | 'address' | 'status' | 'attempts' | 'error' | 'providerMessageId' | 'sentAt' | 'updatedAt'
+  >[];
 }
 
 export interface NotificationView {
@@ -195,7 +217,11 @@ export interface NotificationView {
 }
 
 /** A running notification answers from its workflow's query; a finished one from the database. */
-export async function getNotificationView(deps: ApiDeps, tenantId: string, id: string): Promise<NotificationView> {
+export async function getNotificationView(
+  deps: ApiDeps,
+  tenantId: string,
+  id: string,
+): Promise<NotificationView> {
   const record = await getNotification(deps.db, tenantId, id);
   if (!record) throw notFound(`notification ${id}`);
   let progress: NotificationProgress | null = null;
@@ -233,18 +259,28 @@ export async function getNotificationView(deps: ApiDeps, tenantId: string, id: s
     workflowId: record.workflowId,
     event: record.event,
     priority: record.priority,
-    status: live ? 'running' : progress ? progress.phase : record.status === 'accepted' ? 'running' : record.status,
+    status: live
+      ? 'running'
+      : progress
+        ? progress.phase
+        : record.status === 'accepted'
+          ? 'running'
+          : record.status,
     createdAt: record.createdAt,
     completedAt: record.completedAt,
     source: progress ? 'workflow' : 'database',
     progress,
     counts: progress && live ? progress.counts : await countDeliveriesByStatus(deps.db, record.id),
     recipients: [...byRecipient.values()],
-    links: { self: `/v1/notifications/${record.id}`, temporalUi: temporalUiLink(deps.config, record.workflowId) },
+    links: {
+      self: `/v1/notifications/${record.id}`,
+      temporalUi: temporalUiLink(deps.config, record.workflowId),
+    },
   };
 }
 
-export const encodeCursor = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+export const encodeCursor = (value: unknown): string =>
+  Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
   try {
@@ -264,7 +300,10 @@ export async function listNotificationPage(
   cursor?: string,
 ) {
   const before = cursor
-    ? decodeCursor(cursor, (v): v is { t: string; id: string } => typeof v === 'object' && v !== null && 't' in v && 'id' in v)
+    ? decodeCursor(
+        cursor,
+        (v): v is { t: string; id: string } => typeof v === 'object' && v !== null && 't' in v && 'id' in v,
+      )
     : undefined;
   const rows = await listNotifications(deps.db, tenantId, filter, {
     limit: limit + 1,

@@ -101,8 +101,6 @@ export async function insertEmailDeliveries(db: Queryable, a: ResolveAudience): 
   );
 }
 
-
-
 /** Splits the open deliveries of a notification into id ranges of at most `batchSize` rows. */
 export async function openDeliveryRanges(
   db: Queryable,
@@ -126,7 +124,12 @@ export async function openDeliveryRanges(
     [notificationId],
   );
   return {
-    ranges: ranges.rows.map((r) => ({ fromId: String(r.from_id), toId: String(r.to_id), size: Number(r.size), label: r.label })),
+    ranges: ranges.rows.map((r) => ({
+      fromId: String(r.from_id),
+      toId: String(r.to_id),
+      size: Number(r.size),
+      label: r.label,
+    })),
     recipients: Number(totals.rows[0]?.recipients ?? 0),
     deliveries: Number(totals.rows[0]?.deliveries ?? 0),
   };
@@ -162,11 +165,10 @@ export async function markDeliveryUnsent(
   status: Extract<DeliveryStatus, 'failed' | 'retrying' | 'skipped'>,
   error: string,
 ): Promise<void> {
-  await db.query(`UPDATE deliveries SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status <> 'sent'`, [
-    id,
-    status,
-    error,
-  ]);
+  await db.query(
+    `UPDATE deliveries SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status <> 'sent'`,
+    [id, status, error],
+  );
 }
 
 /** Ends every still-open row of a range as failed (retries exhausted); returns how many. */

@@ -51,12 +51,17 @@ export async function upsertGroup(
 }
 
 export async function getGroup(db: Queryable, tenantId: string, key: string): Promise<Group | null> {
-  const result = await db.query<GroupRow>(`${SELECT_GROUP} WHERE g.tenant_id = $1 AND g.key = $2`, [tenantId, key]);
+  const result = await db.query<GroupRow>(`${SELECT_GROUP} WHERE g.tenant_id = $1 AND g.key = $2`, [
+    tenantId,
+    key,
+  ]);
   return result.rows[0] ? toGroup(result.rows[0]) : null;
 }
 
 export async function listGroups(db: Queryable, tenantId: string): Promise<Group[]> {
-  const result = await db.query<GroupRow>(`${SELECT_GROUP} WHERE g.tenant_id = $1 ORDER BY g.name`, [tenantId]);
+  const result = await db.query<GroupRow>(`${SELECT_GROUP} WHERE g.tenant_id = $1 ORDER BY g.name`, [
+    tenantId,
+  ]);
   return result.rows.map(toGroup);
 }
 
@@ -66,7 +71,12 @@ export async function deleteGroup(db: Queryable, tenantId: string, key: string):
 }
 
 /** Adds a member; returns false when the membership already existed. */
-export async function addGroupMember(db: Queryable, tenantId: string, key: string, externalId: string): Promise<boolean> {
+export async function addGroupMember(
+  db: Queryable,
+  tenantId: string,
+  key: string,
+  externalId: string,
+): Promise<boolean> {
   const result = await db.query(
     `INSERT INTO group_members (tenant_id, group_key, external_id) VALUES ($1, $2, $3)
      ON CONFLICT DO NOTHING`,
@@ -103,7 +113,11 @@ export async function listGroupMembers(
 }
 
 /** Maps each reference (a group key or a group name) to its key; references with no group are left out. */
-export async function resolveGroupRefs(db: Queryable, tenantId: string, refs: string[]): Promise<Map<string, string>> {
+export async function resolveGroupRefs(
+  db: Queryable,
+  tenantId: string,
+  refs: string[],
+): Promise<Map<string, string>> {
   if (refs.length === 0) return new Map();
   const result = await db.query<{ key: string; name: string }>(
     'SELECT key, name FROM groups WHERE tenant_id = $1 AND (key = ANY($2::text[]) OR name = ANY($2::text[]))',

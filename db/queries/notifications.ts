@@ -73,7 +73,16 @@ export async function insertNotificationOnce(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *`,
-    [n.id, n.tenantId, n.event, n.priority, n.idempotencyKey, n.requestHash, JSON.stringify(n.request), n.workflowId],
+    [
+      n.id,
+      n.tenantId,
+      n.event,
+      n.priority,
+      n.idempotencyKey,
+      n.requestHash,
+      JSON.stringify(n.request),
+      n.workflowId,
+    ],
   );
   if (inserted.rows[0]) return { inserted: true, record: toRecord(inserted.rows[0]) };
   const existing = await db.query<NotificationRow>(
@@ -84,11 +93,15 @@ export async function insertNotificationOnce(
   return { inserted: false, record: toRecord(existing.rows[0]) };
 }
 
-export async function getNotification(db: Queryable, tenantId: string, id: string): Promise<NotificationRecord | null> {
-  const result = await db.query<NotificationRow>('SELECT * FROM notifications WHERE tenant_id = $1 AND id = $2', [
-    tenantId,
-    id,
-  ]);
+export async function getNotification(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<NotificationRecord | null> {
+  const result = await db.query<NotificationRow>(
+    'SELECT * FROM notifications WHERE tenant_id = $1 AND id = $2',
+    [tenantId, id],
+  );
   return result.rows[0] ? toRecord(result.rows[0]) : null;
 }
 
@@ -96,7 +109,11 @@ export async function deleteNotification(db: Queryable, id: string): Promise<voi
   await db.query('DELETE FROM notifications WHERE id = $1', [id]);
 }
 
-export async function markNotificationRunning(db: Queryable, id: string, recipientCount: number): Promise<void> {
+export async function markNotificationRunning(
+  db: Queryable,
+  id: string,
+  recipientCount: number,
+): Promise<void> {
   await db.query(
     `UPDATE notifications SET status = 'running', recipient_count = $2, updated_at = now()
      WHERE id = $1 AND status IN ('accepted', 'running')`,

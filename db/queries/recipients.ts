@@ -93,11 +93,15 @@ export async function upsertRecipient(
   return { recipient, created: result.rows[0]?.created ?? false };
 }
 
-export async function getRecipient(db: Queryable, tenantId: string, externalId: string): Promise<Recipient | null> {
-  const result = await db.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.tenant_id = $1 AND r.external_id = $2`, [
-    tenantId,
-    externalId,
-  ]);
+export async function getRecipient(
+  db: Queryable,
+  tenantId: string,
+  externalId: string,
+): Promise<Recipient | null> {
+  const result = await db.query<RecipientRow>(
+    `${SELECT_RECIPIENT} WHERE r.tenant_id = $1 AND r.external_id = $2`,
+    [tenantId, externalId],
+  );
   return result.rows[0] ? toRecipient(result.rows[0]) : null;
 }
 

