@@ -10,6 +10,7 @@ const schema = z.object({
   SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(5),
   MAIL_FROM: z.string().default('Herald <noreply@herald.local>'),
   BRAND_NAME: z.string().default('Herald'),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),

@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createPool } from '../db/pool';
 import { pendingMigrations } from '../db/migrate';
 import { TemplateRegistry } from '../templates/registry';
@@ -8,6 +8,7 @@ import { buildChannels, createHeraldWorker, ensureSearchAttributes } from './cre
 /** The worker process: the composition root that builds the pool, the transports and the templates. */
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
   const db = createPool(config.DATABASE_URL);
   const pending = await pendingMigrations(db);
   if (pending.length > 0)

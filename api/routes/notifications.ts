@@ -29,7 +29,7 @@ const IdempotencyHeaders = z.object({
     .max(255)
     .optional()
     .openapi({
-      param: { name: 'Idempotency-Key', in: 'header' },
+      param: { name: 'idempotency-key', in: 'header' },
       description: 'Same key + same body = same notification (kept 7 days at least).',
     }),
 });

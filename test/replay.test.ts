@@ -1,0 +1,48 @@
+import { Worker } from '@temporalio/worker';
+import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
+
+/**
+ * Runs last (see test/support/sequencer.js): replays the history of every notification workflow
+ * that ran on the test server against today's workflow code, so a change that breaks determinism
+ * fails here instead of in production.
+ */
+describe('workflow replay', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      sink: { onRcpt: (a) => (a.startsWith('nouser-') ? { code: 550, message: 'no such user' } : undefined) },
+    });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it('replays every finished notification workflow without non-determinism', async () => {
+    // Its own runs, so the test never replays nothing: a success, a permanent failure, a mix.
+    const audiences = [
+      [`${uniq('ok')}@example.com`],
+      [`${uniq('nouser')}@example.com`],
+      [`${uniq('ok')}@example.com`, `${uniq('nouser')}@example.com`],
+    ];
+    for (const emails of audiences) {
+      const created = await stack.api('POST', '/v1/notifications', { event: 'test_email', to: { emails } });
+      await waitForNotification(stack, created.body.id);
+    }
+
+    const executions = stack.client.workflow.list({
+      query: `WorkflowType = 'notificationWorkflow' AND ExecutionStatus != 'Running'`,
+    });
+    let replayed = 0;
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: stack.env.workflowBundlePath }, replayName: 'herald' },
+      executions.intoHistories(),
+    )) {
+      replayed++;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    console.log(`replayed ${replayed} workflow histories, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(replayed).toBeGreaterThanOrEqual(audiences.length);
+  });
+});
