@@ -12,6 +12,7 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   PUBLIC_BASE_URL: z.string().url().optional(),
+  BRAND_NAME: z.string().default('Herald'),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

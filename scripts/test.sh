@@ -7,6 +7,17 @@ cd "$HERALD_ROOT"
 mkdir -p .tmp
 rm -f .tmp/jest-results.json
 
+# The browser tests drive a real Chromium; install Debian's when it is missing and we can.
+if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing chromium for the browser tests (apt-get)…"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    log "no Chromium at /usr/bin/chromium: install it (e.g. apt-get install chromium) or set CHROMIUM_PATH"
+    exit 1
+  fi
+fi
+
 log "type-checking…"
 npx tsc --noEmit -p .
 log "linting…"

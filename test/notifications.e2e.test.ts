@@ -149,3 +149,32 @@ describe('a notification from an HTTP call to real inboxes', () => {
     expect(list.body.items.map((n: { id: string }) => n.id)).toEqual([created.body.id]);
   });
 });
+
+describe('GET /v1/notifications/{id} while the workflow runs', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // A slow SMTP server keeps the notification running long enough to look at it.
+    stack = await startStack({ sink: { dataDelayMs: 1500 } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it('answers from the workflow query while running, and from the database once finished', async () => {
+    const emails = [`${uniq('slow')}@example.com`, `${uniq('slow')}@example.com`];
+    const created = await stack.api('POST', '/v1/notifications', { event: 'test_email', to: { emails } });
+    let live: { source: string; status: string; progress: { phase: string; recipients: number } } | undefined;
+    for (let i = 0; i < 100 && !live; i++) {
+      const { body } = await stack.api('GET', `/v1/notifications/${created.body.id}`);
+      if (body.source === 'workflow' && body.progress.phase === 'sending') live = body;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(live).toMatchObject({
+      source: 'workflow',
+      status: 'running',
+      progress: { phase: 'sending', recipients: 2 },
+    });
+    const done = await waitForNotification(stack, created.body.id);
+    expect(done).toMatchObject({ source: 'database', status: 'completed', counts: { sent: 2 } });
+  });
+});

@@ -70,6 +70,9 @@ describe('a worker killed with SIGKILL in the middle of a notification', () => {
       ).rows.map((r) => r.address),
     );
     expect(acceptedAtKill.size).toBeLessThan(50);
+    // With no worker to answer the query, the state still comes, from the database.
+    const whileDown = await stack.api('GET', `/v1/notifications/${created.body.id}`);
+    expect(whileDown).toMatchObject({ status: 200, body: { status: 'running', source: 'database' } });
 
     worker = await startWorkerProcess(stack);
     try {

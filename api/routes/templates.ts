@@ -74,7 +74,7 @@ export const templateRoutes = new OpenAPIHono<AppEnv>()
           email: body.recipient?.email ?? 'preview@example.com',
           externalId: null,
         },
-        brand: { name: process.env.BRAND_NAME ?? 'Herald' },
+        brand: { name: c.var.deps.config.BRAND_NAME },
         notification: {
           id: '00000000-0000-0000-0000-000000000000',
           event,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+
+const QUERY_DEADLINE_MS = 2_000;
 import { notificationStateQuery, notificationWorkflowId, SEARCH_ATTRIBUTES } from '../../common/temporal';
 import type {
   DeliveryTuning,
@@ -226,11 +228,12 @@ export async function getNotificationView(
   if (!record) throw notFound(`notification ${id}`);
   let progress: NotificationProgress | null = null;
   if (record.status === 'accepted' || record.status === 'running') {
-    try {
-      progress = await deps.temporal.workflow.getHandle(record.workflowId).query(notificationStateQuery);
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) progress = null;
-    }
+    // A query needs a live worker; with none, answer from the database instead of hanging.
+    progress = await deps.temporal.connection
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+        deps.temporal.workflow.getHandle(record.workflowId).query(notificationStateQuery),
+      )
+      .catch(() => null);
   }
   const deliveries = await listDeliveriesOfNotification(deps.db, record.id);
   const byRecipient = new Map<string, RecipientState>();

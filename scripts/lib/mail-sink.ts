@@ -44,6 +44,8 @@ export interface MailSinkOptions {
   /** Called when DATA starts for a message (before the delay), with the envelope recipients. */
   onDataStart?: (envelopeTo: string[]) => void;
   maxMessages?: number; // keep at most this many in memory (default 1000, oldest dropped)
+  /** Count messages without parsing or keeping them (benchmarks: parsing would be the bottleneck). */
+  countOnly?: boolean;
 }
 
 export interface MailSink {
@@ -52,6 +54,8 @@ export interface MailSink {
   url: string; // 'smtp://127.0.0.1:<port>' (with user:pass@ when auth is set)
   webUrl: string | null; // 'http://127.0.0.1:<httpPort>' or null
   messages(): ReceivedMail[]; // copies, arrival order
+  /** How many messages were accepted since start (also with countOnly). */
+  receivedCount(): number;
   clear(): void;
   waitFor(predicate: (all: ReceivedMail[]) => boolean, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
@@ -87,6 +91,8 @@ class MailStore {
   // Ids keep counting across clear() so a /messages/<id> link never points at a different mail.
   private nextId = 1;
   private readonly rcptAttempts = new Map<string, number>();
+  /** Every message accepted since start, kept or not. */
+  received = 0;
   readonly changes = new EventEmitter();
 
   constructor(private readonly maxMessages: number) {
@@ -297,6 +303,11 @@ function receiveData(
     }
     if (stream.sizeExceeded) {
       answer(new SmtpReplyError(552, `message exceeds fixed maximum message size ${MAX_MESSAGE_BYTES}`));
+      return;
+    }
+    store.received++;
+    if (options.countOnly) {
+      replyAfterDelay(options.dataDelayMs ?? 0, pendingReplies, () => answer());
       return;
     }
     void parseMail(Buffer.concat(chunks), envelope).then((mail) => {
@@ -605,6 +616,7 @@ export async function startMailSink(options: MailSinkOptions = {}): Promise<Mail
     url: smtpUrl(host, smtpPort, options.auth),
     webUrl: httpPort === null ? null : `http://${hostForUrl(host)}:${httpPort}`,
     messages: () => store.all(),
+    receivedCount: () => store.received,
     clear: () => store.clear(),
     waitFor: (predicate, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS) => waitForMails(store, predicate, timeoutMs),
     close,

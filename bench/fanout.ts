@@ -1,0 +1,185 @@
+/**
+ * Fan-out benchmark (run on demand, not in CI): one notification to a group of N recipients through
+ * the real stack (Temporal dev server on SQLite, PostgreSQL, worker, API, a loopback SMTP sink), against
+ * the baseline of pooled nodemailer sending straight into the same sink. Prints a table.
+ *
+ *   npm run bench -- --recipients 10000 [--batch-size 200] [--concurrent-batches 4] [--smtp-connections 5]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { loadApiConfig } from '../api/config';
+import { createSmtpTransport } from '../activities/channels/email';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { startMailSink } from '../scripts/lib/mail-sink';
+import { freePort } from '../scripts/lib/ports';
+import { startEmbeddedPostgres } from '../scripts/lib/postgres';
+import { startTemporalDevServer } from '../scripts/lib/temporal-dev-server';
+import { TemplateRegistry } from '../templates/registry';
+import { buildChannels, createHeraldWorker } from '../worker/create-worker';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value < 1) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const recipients = arg('recipients', 10_000);
+  const batchSize = arg('batch-size', 200);
+  const concurrentBatches = arg('concurrent-batches', 4);
+  const smtpConnections = arg('smtp-connections', 5);
+  const cli = process.env.TEMPORAL_CLI;
+  if (!cli) throw new Error('set TEMPORAL_CLI (scripts/bootstrap.sh builds one into .tools/bin/temporal)');
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-'));
+  await import('node:fs/promises').then((fs) => fs.chmod(dir, 0o755));
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(dir, 'pg'),
+    port: await freePort(),
+    persistent: false,
+  });
+  const temporal = await startTemporalDevServer({
+    cli,
+    port: await freePort(),
+    uiPort: await freePort(),
+    dbFile: path.join(dir, 'temporal.db'),
+  });
+  const sink = await startMailSink({ countOnly: true });
+  const db = createPool(pg.url, 20);
+  const rows: string[][] = [];
+  try {
+    await migrate(db);
+    await db.query(
+      `INSERT INTO recipients (tenant_id, external_id, name, email)
+       SELECT 'default', 'bench-' || i, 'Bench ' || i, 'bench-' || i || '@example.com' FROM generate_series(1, $1) i`,
+      [recipients],
+    );
+    await db.query(`INSERT INTO groups (tenant_id, key, name) VALUES ('default', 'bench', 'Bench')`);
+    await db.query(
+      `INSERT INTO group_members (tenant_id, group_key, external_id)
+       SELECT 'default', 'bench', 'bench-' || i FROM generate_series(1, $1) i`,
+      [recipients],
+    );
+
+    // Baseline: pooled nodemailer straight into the sink, same message size and connections.
+    const templates = await TemplateRegistry.load();
+    const sample = templates.renderEmail('ticket.assigned', {
+      data: { ticketId: '1', title: 'Benchmark' },
+      recipient: { name: 'Bench', email: 'b@example.com', externalId: 'b' },
+      brand: { name: 'Herald' },
+      notification: { id: 'bench', event: 'ticket.assigned', priority: 'normal' },
+    });
+    const transport = createSmtpTransport({ url: sink.url, maxConnections: smtpConnections });
+    const baselineStart = performance.now();
+    await Promise.all(
+      Array.from({ length: recipients }, (_, i) =>
+        transport.sendMail({ from: 'bench@herald.local', to: `bench-${i}@example.com`, ...sample }),
+      ),
+    );
+    const baselineSeconds = (performance.now() - baselineStart) / 1000;
+    transport.close();
+    rows.push([
+      'nodemailer pool → sink',
+      String(recipients),
+      baselineSeconds.toFixed(2),
+      (recipients / baselineSeconds).toFixed(0),
+      '-',
+      '-',
+    ]);
+
+    // Herald: the whole path from POST to the workflow's completion.
+    const taskQueue = 'bench';
+    const setup = buildChannels({
+      SMTP_URL: sink.url,
+      SMTP_MAX_CONNECTIONS: smtpConnections,
+      MAIL_FROM: 'bench@herald.local',
+    });
+    const workerConnection = await NativeConnection.connect({ address: temporal.address });
+    const worker = await createHeraldWorker({
+      connection: workerConnection,
+      namespace: 'default',
+      taskQueue,
+      db,
+      channels: setup.channels,
+      templates,
+      brandName: 'Herald',
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection });
+    const config = loadApiConfig({
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      HERALD_TASK_QUEUE: taskQueue,
+      BATCH_SIZE: String(batchSize),
+      MAX_CONCURRENT_BATCHES: String(concurrentBatches),
+    });
+    const app = createApp({ db, temporal: client, templates, config });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+    const before = sink.receivedCount();
+    const start = performance.now();
+    const created = (await (
+      await fetch(`${base}/v1/notifications`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          event: 'ticket.assigned',
+          to: { groups: ['Bench'] },
+          data: { ticketId: '1', title: 'Benchmark' },
+        }),
+      })
+    ).json()) as { id: string; workflowId: string };
+    const handle = client.workflow.getHandle(created.workflowId);
+    const outcome = (await handle.result()) as { counts: Record<string, number> };
+    const seconds = (performance.now() - start) / 1000;
+    const history = await handle.fetchHistory();
+    const sent = sink.receivedCount() - before;
+    rows.push([
+      'Herald notification',
+      String(sent),
+      seconds.toFixed(2),
+      (sent / seconds).toFixed(0),
+      String(history.events?.length ?? 0),
+      JSON.stringify(outcome.counts),
+    ]);
+
+    server.close();
+    worker.shutdown();
+    await running;
+    setup.close();
+    await workerConnection.close();
+    await connection.close();
+  } finally {
+    await db.end();
+    await sink.close();
+    await temporal.stop();
+    await pg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const header = ['path', 'mails', 'seconds', 'mails/s', 'history events', 'deliveries'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(
+    `\nfan-out to ${recipients} recipients, batch ${batchSize}, ${concurrentBatches} batches in flight, ${smtpConnections} SMTP connections\n`,
+  );
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  rows.forEach((r) => console.log(line(r)));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
