@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnv } from '../common/config';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -31,10 +32,5 @@ export type ApiConfig = z.infer<typeof schema>;
 
 /** Parses the API's environment once; throws naming every bad variable. */
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid API configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return parseEnv(schema, env, 'API');
 }

@@ -1,4 +1,5 @@
 import { startStack, uniq, type ApiResponse, type Stack } from './support/stack';
+import { expectError } from './support/expect-error';
 
 interface Member {
   externalId: string;
@@ -10,21 +11,6 @@ interface Group {
 }
 interface Recipient {
   externalId: string;
-}
-
-/** Every error is exactly {error: {code, message, details: [{path, message}]}}. */
-function expectError(response: ApiResponse, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(Object.keys(response.body)).toEqual(['error']);
-  expect(response.body.error).toEqual({
-    code,
-    message: expect.any(String),
-    details: expect.any(Array),
-  });
-  for (const detail of response.body.error.details) {
-    expect(detail).toEqual({ path: expect.any(String), message: expect.any(String) });
-  }
 }
 
 /** The detail paths of an error response, sorted. */

@@ -8,7 +8,8 @@ import {
   type RenderContext,
   type TemplateManifest,
 } from '../templates/registry';
-import { startStack, uniq, type ApiResponse, type Stack } from './support/stack';
+import { startStack, uniq, type Stack } from './support/stack';
+import { expectError } from './support/expect-error';
 
 /** The escaping LiquidJS's `escape` filter applies (the registry's default output escape for HTML). */
 const escapeHtml = (s: string) =>
@@ -187,21 +188,6 @@ describe('the templates API', () => {
   afterAll(async () => {
     await stack.close();
   });
-
-  /** An error response has exactly {error: {code, message, details: [{path, message}]}}. */
-  function expectError(response: ApiResponse, status: number, code: string) {
-    expect(response.status).toBe(status);
-    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(Object.keys(response.body)).toEqual(['error']);
-    expect(response.body.error).toEqual({
-      code,
-      message: expect.any(String),
-      details: expect.any(Array),
-    });
-    for (const detail of response.body.error.details) {
-      expect(detail).toEqual({ path: expect.any(String), message: expect.any(String) });
-    }
-  }
 
   const rowCounts = async () =>
     (

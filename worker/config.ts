@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnv } from '../common/config';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 
 const schema = z.object({
@@ -20,10 +21,5 @@ export type WorkerConfig = z.infer<typeof schema>;
 
 /** Parses the worker's environment once; exits naming every bad variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid worker configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return parseEnv(schema, env, 'worker');
 }

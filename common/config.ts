@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+
+/** Parses a process's environment with its schema once; throws naming every bad variable. */
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: NodeJS.ProcessEnv,
+  processName: string,
+): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid ${processName} configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
