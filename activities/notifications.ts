@@ -7,7 +7,7 @@ import {
   claimOpenDeliveries,
   countDeliveriesByStatus,
   failOpenDeliveries,
-  insertEmailDeliveries,
+  insertDeliveries,
   markDeliverySent,
   markDeliveryUnsent,
   openDeliveryRanges,
@@ -43,7 +43,6 @@ export interface SendBatchInput {
   event: string;
   priority: Priority;
   data: Record<string, unknown>;
-  channel: ChannelName;
   range: IdRange;
 }
 
@@ -62,13 +61,15 @@ export function createNotificationActivities(deps: ActivityDeps) {
     const { request } = input;
     const groupRefs = request.to.groups ?? [];
     const groupKeys = [...new Set((await resolveGroupRefs(db, input.tenantId, groupRefs)).values())];
-    await insertEmailDeliveries(db, {
+    await insertDeliveries(db, {
       notificationId: input.notificationId,
       tenantId: input.tenantId,
       event: request.event,
       recipientIds: request.to.recipients ?? [],
       groupKeys,
       emails: request.to.emails ?? [],
+      phones: request.to.phones ?? [],
+      channels: selectChannels(templates, request),
     });
     const { ranges, recipients, deliveries } = await openDeliveryRanges(
       db,
@@ -91,16 +92,16 @@ export function createNotificationActivities(deps: ActivityDeps) {
    * can cause a second copy to one in-flight send per connection.
    */
   async function sendBatch(input: SendBatchInput): Promise<SendBatchResult> {
-    const channel = channels[input.channel];
+    const channel = channels[input.range.channel];
     if (!channel) {
       throw ApplicationFailure.create({
         type: ERROR_TYPES.unknownChannel,
-        message: `unknown channel ${input.channel}`,
+        message: `unknown channel ${input.range.channel}`,
         nonRetryable: true,
       });
     }
     const ctx = Context.current();
-    const rows = await claimOpenDeliveries(db, input.notificationId, input.channel, input.range);
+    const rows = await claimOpenDeliveries(db, input.notificationId, input.range.channel, input.range);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
 
@@ -109,7 +110,11 @@ export function createNotificationActivities(deps: ActivityDeps) {
       try {
         content = channel.render(templates, input.event, {
           data: input.data,
-          recipient: { name: row.recipientName, email: row.address, externalId: row.externalId },
+          recipient: {
+            name: row.recipientName,
+            email: input.range.channel === 'email' ? row.address : null,
+            externalId: row.externalId,
+          },
           brand: { name: deps.brandName },
           notification: { id: input.notificationId, event: input.event, priority: input.priority },
         });
@@ -128,9 +133,15 @@ export function createNotificationActivities(deps: ActivityDeps) {
           {
             deliveryId: row.id,
             notificationId: input.notificationId,
+            tenantId: input.tenantId,
+            event: input.event,
+            priority: input.priority,
+            channel: input.range.channel,
             recipientKey: row.recipientKey,
+            externalId: row.externalId,
             address: row.address,
             recipientName: row.recipientName,
+            data: input.data,
           },
           content,
         );
@@ -160,7 +171,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
       // Temporal retries the whole activity with backoff; the retry claims only the rows still open.
       throw ApplicationFailure.create({
         type: ERROR_TYPES.transientSendFailures,
-        message: `${result.retrying} of ${rows.length} ${input.channel} deliveries failed temporarily: ${lastTransient?.reason}`,
+        message: `${result.retrying} of ${rows.length} ${input.range.channel} deliveries failed temporarily: ${lastTransient?.reason}`,
         details: [result],
         nextRetryDelay: lastTransient?.retryAfterMs,
       });
@@ -188,6 +199,16 @@ export function createNotificationActivities(deps: ActivityDeps) {
   }
 
   return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification };
+}
+
+/**
+ * The channels of a notification: the template's defaults, or the request's own list (which the API
+ * has checked against the template's variants).
+ */
+export function selectChannels(templates: TemplateRegistry, request: NotificationRequest): ChannelName[] {
+  const manifest = templates.manifest(request.event);
+  const wanted = request.channels ?? manifest?.defaultChannels ?? ['email'];
+  return wanted.filter((channel) => templates.supports(request.event, channel));
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */

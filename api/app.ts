@@ -8,7 +8,11 @@ import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { notificationRoutes } from './routes/notifications';
 import { recipientRoutes } from './routes/recipients';
+import { inboxRoutes } from './routes/inbox';
+import { pushRoutes } from './routes/push';
 import { templateRoutes } from './routes/templates';
+import { twilioRoutes } from './routes/twilio';
+import { webhookRoutes } from './routes/webhooks';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -103,7 +107,11 @@ export function createApp(deps: ApiDeps) {
     .route('/', notificationRoutes)
     .route('/', recipientRoutes)
     .route('/', groupRoutes)
-    .route('/', templateRoutes);
+    .route('/', templateRoutes)
+    .route('/', pushRoutes)
+    .route('/', inboxRoutes)
+    .route('/', twilioRoutes)
+    .route('/', webhookRoutes);
 
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
   app.get('/docs', (c) =>

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseEnv } from '../common/config';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
+import { CHANNELS } from '../common/types';
 
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
@@ -14,6 +15,15 @@ const schema = z.object({
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   PUBLIC_BASE_URL: z.string().url().optional(),
   BRAND_NAME: z.string().default('Herald'),
+  /** Web push: the public half of the VAPID key pair, served to browsers. */
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  /** Twilio: verifies X-Twilio-Signature on status callbacks. */
+  TWILIO_AUTH_TOKEN: z.string().optional(),
+  /**
+   * Development only: `loopback` lets push and webhook URLs point at 127.0.0.1/::1 over http or https.
+   * Private, link-local and other special addresses stay refused whatever this says.
+   */
+  HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -22,11 +32,29 @@ const schema = z.object({
   BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   MAX_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(100).default(4),
   SEND_HEARTBEAT_TIMEOUT_MS: ms(30_000),
-  EMAIL_RETRY_INITIAL_INTERVAL_MS: ms(5_000),
-  EMAIL_RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
-  EMAIL_RETRY_MAX_INTERVAL_MS: ms(10 * 60_000),
-  EMAIL_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+  // Retries of temporary send failures, for every channel; <CHANNEL>_RETRY_* overrides one channel.
+  RETRY_INITIAL_INTERVAL_MS: ms(5_000),
+  RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
+  RETRY_MAX_INTERVAL_MS: ms(10 * 60_000),
+  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+  ...perChannelRetrySettings(),
 });
+
+/** `EMAIL_RETRY_INITIAL_INTERVAL_MS`, `SMS_RETRY_MAX_ATTEMPTS`…: optional per-channel overrides. */
+function perChannelRetrySettings() {
+  const optionalMs = z.coerce.number().int().min(1).optional();
+  return Object.fromEntries(
+    CHANNELS.flatMap((channel) => {
+      const prefix = `${channel.toUpperCase()}_RETRY_`;
+      return [
+        [`${prefix}INITIAL_INTERVAL_MS`, optionalMs],
+        [`${prefix}BACKOFF_COEFFICIENT`, z.coerce.number().min(1).optional()],
+        [`${prefix}MAX_INTERVAL_MS`, optionalMs],
+        [`${prefix}MAX_ATTEMPTS`, optionalMs],
+      ];
+    }),
+  ) as Record<string, z.ZodOptional<z.ZodCoercedNumber>>;
+}
 
 export type ApiConfig = z.infer<typeof schema>;
 

@@ -39,6 +39,8 @@ export const identifier = (name: string, example: string) =>
     .openapi({ param: { name, in: 'path' }, example });
 
 const email = z.email({ message: 'not a valid email address' }).max(320);
+/** E.164: a plus, a country code and at most 15 digits in all. */
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567');
 
 export const NotificationRequestSchema = z
   .object({
@@ -60,14 +62,16 @@ export const NotificationRequestSchema = z
           .max(1_000)
           .optional()
           .openapi({ example: ['ops@example.com'] }),
+        phones: z
+          .array(e164)
+          .max(1_000)
+          .optional()
+          .openapi({ example: ['+263771234567'] }),
       })
       .strict()
-      .refine(
-        (to) => (to.recipients?.length ?? 0) + (to.groups?.length ?? 0) + (to.emails?.length ?? 0) > 0,
-        {
-          message: 'name at least one recipient, group or email',
-        },
-      ),
+      .refine((to) => Object.values(to).some((list) => list && list.length > 0), {
+        message: 'name at least one recipient, group, email or phone',
+      }),
     data: z
       .record(z.string(), z.unknown())
       .default({})
@@ -210,16 +214,8 @@ export const RecipientInputSchema = z
   .object({
     name: z.string().max(200).nullable().optional(),
     email: email.nullable().optional(),
-    phone: z
-      .string()
-      .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567')
-      .nullable()
-      .optional(),
-    whatsapp: z
-      .string()
-      .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number')
-      .nullable()
-      .optional(),
+    phone: e164.nullable().optional(),
+    whatsapp: e164.nullable().optional(),
     timezone: z
       .string()
       .refine(isTimeZone, 'not an IANA time zone')

@@ -98,9 +98,12 @@ async function main(): Promise<void> {
     // Herald: the whole path from POST to the workflow's completion.
     const taskQueue = 'bench';
     const setup = buildChannels({
-      SMTP_URL: sink.url,
-      SMTP_MAX_CONNECTIONS: smtpConnections,
-      MAIL_FROM: 'bench@herald.local',
+      env: {
+        SMTP_URL: sink.url,
+        SMTP_MAX_CONNECTIONS: String(smtpConnections),
+        MAIL_FROM: 'bench@herald.local',
+      },
+      db,
     });
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     const worker = await createHeraldWorker({
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
     server.close();
     worker.shutdown();
     await running;
-    setup.close();
+    await setup.close();
     await workerConnection.close();
     await connection.close();
   } finally {

@@ -3,7 +3,7 @@
  * - notification: one request from a backend (`POST /v1/notifications`), run as one workflow `notification-<id>`.
  * - recipient: a person known by the backend's own id (`externalId`), or a raw address with no record.
  * - group: a named set of recipients ("System Admins").
- * - channel: a way to reach a recipient (email today; push, SMS, in-app, webhook later).
+ * - channel: a way to reach a recipient: email, web push, SMS, WhatsApp, in-app inbox, webhook.
  * - delivery: one row of the delivery log, one per notification × recipient × channel.
  * - attempt: one try at sending a delivery; a delivery counts its attempts.
  */
@@ -11,10 +11,19 @@
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const CHANNELS = ['email'] as const;
+export const CHANNELS = ['email', 'push', 'sms', 'whatsapp', 'inapp', 'webhook'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
-export const DELIVERY_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'skipped'] as const;
+/** `delivered`: the provider confirmed receipt after `sent` (e.g. a Twilio status callback). */
+export const DELIVERY_STATUSES = [
+  'pending',
+  'sending',
+  'retrying',
+  'sent',
+  'delivered',
+  'failed',
+  'skipped',
+] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export const NOTIFICATION_STATUSES = ['accepted', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -25,6 +34,8 @@ export interface Audience {
   recipients?: string[];
   groups?: string[];
   emails?: string[];
+  /** Raw E.164 numbers, for SMS and WhatsApp. */
+  phones?: string[];
 }
 
 /** The validated body of `POST /v1/notifications`. */
@@ -83,6 +94,7 @@ export interface NotificationOutcome {
 
 /** A batch of delivery-log rows, by id range, that one send activity handles. */
 export interface IdRange {
+  channel: ChannelName;
   fromId: string;
   toId: string;
   size: number;

@@ -5,7 +5,7 @@ import { Liquid, type Template } from 'liquidjs';
 import mjml2html from 'mjml';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { CHANNELS, PRIORITIES } from '../common/types';
+import { CHANNELS, PRIORITIES, type ChannelName } from '../common/types';
 
 export const TEMPLATES_DIR = __dirname;
 const CONTENT_MARKER = '<!-- herald:content -->';
@@ -44,11 +44,27 @@ export interface RenderedEmail {
   text: string;
 }
 
+/** A short card: web push and the in-app inbox. */
+export interface RenderedCard {
+  title: string;
+  body: string;
+  url: string | null;
+}
+
+interface CompiledCard {
+  title: Template[];
+  body: Template[];
+  url: Template[] | null;
+}
+
 interface CompiledTemplate {
   manifest: TemplateManifest;
   subject: Template[];
   html: Template[];
   text: Template[];
+  sms: Template[] | null;
+  push: CompiledCard | null;
+  inapp: CompiledCard | null;
 }
 
 export interface VariableProblem {
@@ -134,7 +150,51 @@ export class TemplateRegistry {
     return problems;
   }
 
+  /** Whether the event has a variant for the channel (webhooks send the data itself, no template). */
+  supports(event: string, channel: ChannelName): boolean {
+    const template = this.templates.get(event);
+    if (!template) return false;
+    const variants = {
+      email: true,
+      sms: template.sms !== null,
+      whatsapp: template.sms !== null,
+      push: template.push !== null,
+      inapp: template.inapp !== null,
+      webhook: true,
+    } satisfies Record<ChannelName, boolean>;
+    return variants[channel];
+  }
+
   renderEmail(event: string, context: RenderContext): RenderedEmail {
+    return this.render(event, context, (template, scope) => ({
+      // A subject is one header line: collapse whitespace so no data can inject a header.
+      subject: oneLine(textEngine.renderSync(template.subject, scope)),
+      html: String(htmlEngine.renderSync(template.html, scope)),
+      text: String(textEngine.renderSync(template.text, scope)).trim() + '\n',
+    }));
+  }
+
+  /** The SMS (and WhatsApp) text: plain, one paragraph. */
+  renderSms(event: string, context: RenderContext): string {
+    return this.render(event, context, (template, scope) => {
+      if (!template.sms) throw new Error('no sms variant');
+      return oneLine(textEngine.renderSync(template.sms, scope));
+    });
+  }
+
+  renderPush(event: string, context: RenderContext): RenderedCard {
+    return this.render(event, context, (template, scope) => renderCard(template.push, 'push', scope));
+  }
+
+  renderInapp(event: string, context: RenderContext): RenderedCard {
+    return this.render(event, context, (template, scope) => renderCard(template.inapp, 'inapp', scope));
+  }
+
+  private render<T>(
+    event: string,
+    context: RenderContext,
+    fn: (template: CompiledTemplate, scope: object) => T,
+  ): T {
     const template = this.templates.get(event);
     if (!template) throw new TemplateRenderError(event, 'no such template');
     const scope = {
@@ -145,18 +205,41 @@ export class TemplateRegistry {
       unsubscribeUrl: context.unsubscribeUrl,
     };
     try {
-      return {
-        // A subject is one header line: collapse whitespace so no data can inject a header.
-        subject: String(textEngine.renderSync(template.subject, scope)).replace(/\s+/g, ' ').trim(),
-        html: String(htmlEngine.renderSync(template.html, scope)),
-        text: String(textEngine.renderSync(template.text, scope)).trim() + '\n',
-      };
+      return fn(template, scope);
     } catch (error) {
       throw new TemplateRenderError(event, error instanceof Error ? error.message : String(error), {
         cause: error,
       });
     }
   }
+}
+
+const oneLine = (text: unknown): string => String(text).replace(/\s+/g, ' ').trim();
+
+function renderCard(card: CompiledCard | null, name: string, scope: object): RenderedCard {
+  if (!card) throw new Error(`no ${name} variant`);
+  const url = card.url ? oneLine(textEngine.renderSync(card.url, scope)) : '';
+  return {
+    title: oneLine(textEngine.renderSync(card.title, scope)),
+    body: oneLine(textEngine.renderSync(card.body, scope)),
+    url: url || null,
+  };
+}
+
+const cardSchema = z
+  .object({ title: z.string().min(1), body: z.string().min(1), url: z.string().optional() })
+  .strict();
+
+async function compileCard(folder: string, event: string, file: string): Promise<CompiledCard | null> {
+  const filePath = path.join(folder, file);
+  if (!existsSync(filePath)) return null;
+  const parsed = cardSchema.safeParse(YAML.parse(await readFile(filePath, 'utf8')));
+  if (!parsed.success) throw new Error(`templates/${event}/${file}: ${z.prettifyError(parsed.error)}`);
+  return {
+    title: textEngine.parse(parsed.data.title),
+    body: textEngine.parse(parsed.data.body),
+    url: parsed.data.url ? textEngine.parse(parsed.data.url) : null,
+  };
 }
 
 async function compileTemplate(
@@ -183,5 +266,10 @@ async function compileTemplate(
     subject: textEngine.parse((await read('subject.liquid')).trim()),
     html: htmlEngine.parse(compiled.html),
     text: textEngine.parse(text),
+    sms: existsSync(path.join(folder, 'sms.liquid'))
+      ? textEngine.parse((await read('sms.liquid')).trim())
+      : null,
+    push: await compileCard(folder, event, 'push.yaml'),
+    inapp: await compileCard(folder, event, 'inapp.yaml'),
   };
 }

@@ -42,6 +42,7 @@ describe('a notification from an HTTP call to real inboxes', () => {
     const created = await stack.api('POST', '/v1/notifications', {
       event: 'ticket.assigned',
       to: { groups: [groupName], emails: [rawEmail] },
+      channels: ['email'],
       data: { ticketId: '123', title, priority: 'high' },
     });
     expect(created.status).toBe(202);
@@ -110,6 +111,7 @@ describe('a notification from an HTTP call to real inboxes', () => {
     const { group, people } = await createGroupOfThree(stack);
     const created = await stack.api('POST', '/v1/notifications', {
       event: 'job.failed',
+      channels: ['email'],
       to: { groups: [group] },
       data: { jobName: 'backup-core', error: 'timeout' },
     });

@@ -7,9 +7,8 @@ const schema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
+  // Channel settings (SMTP_URL, VAPID_*, TWILIO_*…) are read by each channel module: activities/channels/*.
   SMTP_URL: z.string().url('SMTP_URL must be a URL such as smtp://user:pass@host:587').optional(),
-  SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(5),
-  MAIL_FROM: z.string().default('Herald <noreply@herald.local>'),
   BRAND_NAME: z.string().default('Herald'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),

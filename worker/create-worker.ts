@@ -3,44 +3,11 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../activities';
-import { createEmailChannel, createSmtpTransport } from '../activities/channels/email';
-import { unconfiguredChannel, type ChannelRegistry } from '../activities/channels/types';
+import type { ChannelRegistry } from '../activities/channels/types';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import { TemplateRegistry } from '../templates/registry';
-import type { WorkerConfig } from './config';
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
-
-export interface ChannelSetup {
-  channels: ChannelRegistry;
-  /** One line per channel: on, or off and why. */
-  report: string[];
-  close(): void;
-}
-
-/** Builds every channel from configuration; a channel with missing settings is off, not fatal. */
-export function buildChannels(
-  config: Pick<WorkerConfig, 'SMTP_URL' | 'SMTP_MAX_CONNECTIONS' | 'MAIL_FROM'>,
-): ChannelSetup {
-  if (!config.SMTP_URL) {
-    return {
-      channels: { email: unconfiguredChannel('email', ['SMTP_URL']) },
-      report: ['email: off (SMTP_URL is not set)'],
-      close: () => undefined,
-    };
-  }
-  const transport = createSmtpTransport({
-    url: config.SMTP_URL,
-    maxConnections: config.SMTP_MAX_CONNECTIONS,
-  });
-  return {
-    channels: { email: createEmailChannel({ transport, from: config.MAIL_FROM }) },
-    report: [
-      `email: on (${new URL(config.SMTP_URL).host}, ${config.SMTP_MAX_CONNECTIONS} pooled connections)`,
-    ],
-    close: () => transport.close(),
-  };
-}
 
 export interface HeraldWorkerOptions {
   connection: NativeConnection;
@@ -93,3 +60,5 @@ export async function ensureSearchAttributes(address: string, namespace: string)
     await connection.close();
   }
 }
+
+export { buildChannels } from '../activities/channels/registry';

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   if (pending.length > 0)
     throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
   const templates = await TemplateRegistry.load();
-  const setup = buildChannels(config);
+  const setup = buildChannels({ env: process.env, db });
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createHeraldWorker({
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
-    setup.close();
+    await setup.close();
     await connection.close();
     await db.end();
   }

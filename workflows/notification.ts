@@ -10,7 +10,6 @@ import type { HeraldActivities } from '../activities';
 import { ERROR_TYPES } from '../common/errors';
 import { notificationStateQuery, SEARCH_ATTRIBUTES } from '../common/temporal';
 import type {
-  ChannelName,
   ChannelRetryPolicy,
   IdRange,
   NotificationOutcome,
@@ -64,18 +63,15 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   progress.counts = prepared.counts;
   progress.phase = 'sending';
 
-  const channel: ChannelName = 'email';
   const sender = proxyActivities<HeraldActivities>(
-    sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs),
+    sendOptions(tuning.retry.email, tuning.heartbeatTimeoutMs),
   );
 
   const sendRange = async (range: IdRange): Promise<void> => {
+    const retry = tuning.retry[range.channel];
     try {
       await sender.sendBatch.executeWithOptions(
-        {
-          ...sendOptions(tuning.retry[channel], tuning.heartbeatTimeoutMs),
-          summary: `${channel} → ${range.label}`,
-        },
+        { ...sendOptions(retry, tuning.heartbeatTimeoutMs), summary: `${range.channel} → ${range.label}` },
         [
           {
             notificationId,
@@ -83,7 +79,6 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
             event: request.event,
             priority: request.priority,
             data: request.data,
-            channel,
             range,
           },
         ],
@@ -92,14 +87,8 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       if (!(error instanceof ActivityFailure)) throw error;
       // Retries exhausted: the rows still open in this batch have failed for good.
       await bookkeeping.failUnsentDeliveries.executeWithOptions(
-        { ...bookkeepingOptions, summary: `${channel} retries exhausted → ${range.label}` },
-        [
-          {
-            notificationId,
-            range,
-            reason: `gave up after ${tuning.retry[channel].maximumAttempts} attempts`,
-          },
-        ],
+        { ...bookkeepingOptions, summary: `${range.channel} retries exhausted → ${range.label}` },
+        [{ notificationId, range, reason: `gave up after ${retry.maximumAttempts} attempts` }],
       );
     }
   };

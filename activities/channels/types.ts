@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { ChannelName } from '../../common/types';
 import type { RenderContext, TemplateRegistry } from '../../templates/registry';
 
@@ -16,9 +17,17 @@ export interface SendFailure {
 export interface DeliveryTarget {
   deliveryId: string;
   notificationId: string;
+  tenantId: string;
+  event: string;
+  priority: string;
+  channel: ChannelName;
+  /** externalId, or `email:<address>` / `phone:<number>` / `webhook:<endpoint id>` for raw targets. */
   recipientKey: string;
+  externalId: string | null;
   address: string;
   recipientName: string | null;
+  /** The notification's data, for channels that send it as it is (webhooks). */
+  data: Record<string, unknown>;
 }
 
 export interface SendResult {
@@ -36,6 +45,35 @@ export interface Channel<TContent = unknown> {
 }
 
 export type ChannelRegistry = { [K in ChannelName]: Channel };
+
+/** What a channel module gets to build itself: the environment (its own settings) and the database. */
+export interface ChannelContext {
+  env: NodeJS.ProcessEnv;
+  db: Pool;
+}
+
+/** A built channel: on, or off with the reason (a missing setting), and how to release its resources. */
+export interface ChannelBuild {
+  channel: Channel;
+  /** One line for the startup log, e.g. `email: on (smtp.example.com:587)` or `sms: off (TWILIO_AUTH_TOKEN is not set)`. */
+  report: string;
+  close(): void | Promise<void>;
+}
+
+export type ChannelFactory = (context: ChannelContext) => ChannelBuild;
+
+/** The names of the variables in `required` that `env` lacks. */
+export const missingSettings = (env: NodeJS.ProcessEnv, required: string[]): string[] =>
+  required.filter((name) => !env[name]);
+
+/** A channel that is off because settings are missing: its deliveries end `skipped` with the reason. */
+export function offChannel(name: ChannelName, missing: string[]): ChannelBuild {
+  return {
+    channel: unconfiguredChannel(name, missing),
+    report: `${name}: off (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`,
+    close: () => undefined,
+  };
+}
 
 /** Raised by a channel whose settings are missing; the delivery ends `skipped`, never crashes. */
 export class ChannelNotConfiguredError extends Error {

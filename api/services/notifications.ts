@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-
-const QUERY_DEADLINE_MS = 2_000;
 import { notificationStateQuery, notificationWorkflowId, SEARCH_ATTRIBUTES } from '../../common/temporal';
-import type {
-  DeliveryTuning,
-  NotificationProgress,
-  NotificationRequest,
-  NotificationWorkflowInput,
+import {
+  CHANNELS,
+  type ChannelName,
+  type ChannelRetryPolicy,
+  type DeliveryTuning,
+  type NotificationProgress,
+  type NotificationRequest,
+  type NotificationWorkflowInput,
 } from '../../common/types';
 import { findExistingRecipientIds } from '../../db/queries/recipients';
 import { resolveGroupRefs } from '../../db/queries/groups';
@@ -31,6 +32,8 @@ import type { ApiDeps } from '../deps';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from '../errors';
 import { canonicalJson, sha256Hex } from './canonical-json';
 
+const QUERY_DEADLINE_MS = 2_000;
+
 export interface CreatedNotification {
   id: string;
   workflowId: string;
@@ -45,14 +48,21 @@ export function deliveryTuning(config: ApiConfig): DeliveryTuning {
     batchSize: config.BATCH_SIZE,
     maxConcurrentBatches: config.MAX_CONCURRENT_BATCHES,
     heartbeatTimeoutMs: config.SEND_HEARTBEAT_TIMEOUT_MS,
-    retry: {
-      email: {
-        initialIntervalMs: config.EMAIL_RETRY_INITIAL_INTERVAL_MS,
-        backoffCoefficient: config.EMAIL_RETRY_BACKOFF_COEFFICIENT,
-        maximumIntervalMs: config.EMAIL_RETRY_MAX_INTERVAL_MS,
-        maximumAttempts: config.EMAIL_RETRY_MAX_ATTEMPTS,
-      },
-    },
+    retry: Object.fromEntries(
+      CHANNELS.map((channel) => [channel, retryPolicy(config, channel)]),
+    ) as DeliveryTuning['retry'],
+  };
+}
+
+/** A channel's retry policy: its `<CHANNEL>_RETRY_*` settings where given, else the shared `RETRY_*` ones. */
+function retryPolicy(config: ApiConfig, channel: ChannelName): ChannelRetryPolicy {
+  const own = (name: string): number | undefined =>
+    (config as unknown as Record<string, number | undefined>)[`${channel.toUpperCase()}_RETRY_${name}`];
+  return {
+    initialIntervalMs: own('INITIAL_INTERVAL_MS') ?? config.RETRY_INITIAL_INTERVAL_MS,
+    backoffCoefficient: own('BACKOFF_COEFFICIENT') ?? config.RETRY_BACKOFF_COEFFICIENT,
+    maximumIntervalMs: own('MAX_INTERVAL_MS') ?? config.RETRY_MAX_INTERVAL_MS,
+    maximumAttempts: own('MAX_ATTEMPTS') ?? config.RETRY_MAX_ATTEMPTS,
   };
 }
 
@@ -73,7 +83,7 @@ async function checkReferences(deps: ApiDeps, tenantId: string, request: Notific
       problems.push({ path: `data.${p.variable}`, message: p.message });
     }
     for (const [i, channel] of (request.channels ?? []).entries()) {
-      if (!manifest.defaultChannels.includes(channel)) {
+      if (!deps.templates.supports(request.event, channel)) {
         problems.push({
           path: `channels[${i}]`,
           message: `event ${request.event} has no ${channel} template`,
@@ -158,7 +168,7 @@ function describeAudience(request: NotificationRequest): string {
   const parts: string[] = [];
   const count = (n: number | undefined, one: string) => (n ? `${n} ${one}${n === 1 ? '' : 's'}` : '');
   parts.push(count(request.to.groups?.length, 'group'), count(request.to.recipients?.length, 'recipient'));
-  parts.push(count(request.to.emails?.length, 'email'));
+  parts.push(count(request.to.emails?.length, 'email'), count(request.to.phones?.length, 'phone'));
   return parts.filter(Boolean).join(', ');
 }
 

@@ -1,4 +1,4 @@
-import type { DeliveryStatus, IdRange } from '../../common/types';
+import type { ChannelName, DeliveryStatus, IdRange } from '../../common/types';
 import type { Queryable } from './recipients';
 
 export interface Delivery {
@@ -13,6 +13,7 @@ export interface Delivery {
   status: DeliveryStatus;
   attempts: number;
   providerMessageId: string | null;
+  providerStatus: string | null;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -31,6 +32,7 @@ interface DeliveryRow {
   status: DeliveryStatus;
   attempts: number;
   provider_message_id: string | null;
+  provider_status: string | null;
   error: string | null;
   created_at: Date;
   updated_at: Date;
@@ -49,6 +51,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   status: row.status,
   attempts: row.attempts,
   providerMessageId: row.provider_message_id,
+  providerStatus: row.provider_status,
   error: row.error,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
@@ -65,57 +68,103 @@ export interface ResolveAudience {
   recipientIds: string[];
   groupKeys: string[];
   emails: string[];
+  phones: string[];
+  channels: ChannelName[];
 }
 
 /**
- * Resolves recipients, group members and raw emails into email delivery rows, in the database, without
- * loading the audience into memory. One address gets one row: people sharing an address and raw
- * emails equal to a person's address are merged. Re-running it adds nothing (the delivery key).
+ * Resolves recipients, group members and raw addresses into one delivery row per person (or raw
+ * address) and channel, in the database, without loading the audience into memory. One address gets
+ * one row per channel: people sharing an address, and raw addresses equal to a person's, are merged.
+ * A person with no address for a channel gets a `skipped` row saying why (except webhooks, which
+ * only exist where an endpoint is registered). Re-running it adds nothing (the delivery key).
  */
-export async function insertEmailDeliveries(db: Queryable, a: ResolveAudience): Promise<void> {
+export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promise<void> {
   await db.query(
     `WITH targets AS (
-       SELECT r.external_id, r.name, r.email FROM recipients r
+       SELECT r.external_id, r.name, r.email, r.phone, r.whatsapp FROM recipients r
         WHERE r.tenant_id = $1 AND r.external_id = ANY($2::text[])
        UNION
-       SELECT r.external_id, r.name, r.email FROM group_members m
+       SELECT r.external_id, r.name, r.email, r.phone, r.whatsapp FROM group_members m
          JOIN recipients r ON r.tenant_id = m.tenant_id AND r.external_id = m.external_id
         WHERE m.tenant_id = $1 AND m.group_key = ANY($3::text[])
+     ), candidates AS (
+       SELECT t.external_id, t.name, c.channel,
+              CASE c.channel
+                WHEN 'email' THEN lower(t.email)
+                WHEN 'sms' THEN t.phone
+                WHEN 'whatsapp' THEN t.whatsapp
+                WHEN 'inapp' THEN 'inbox'
+                WHEN 'push' THEN (SELECT CASE WHEN count(*) = 1 THEN '1 push subscription'
+                                              WHEN count(*) > 1 THEN count(*) || ' push subscriptions' END
+                                    FROM push_subscriptions s
+                                   WHERE s.tenant_id = $1 AND s.external_id = t.external_id)
+                WHEN 'webhook' THEN (SELECT w.url FROM webhook_endpoints w
+                                      WHERE w.tenant_id = $1 AND w.external_id = t.external_id
+                                        AND w.disabled_at IS NULL ORDER BY w.created_at LIMIT 1)
+              END AS address
+         FROM targets t CROSS JOIN unnest($7::text[]) AS c(channel)
      ), people AS (
-       SELECT DISTINCT ON (COALESCE(lower(email), 'id:' || external_id)) external_id, name, email
-         FROM targets ORDER BY COALESCE(lower(email), 'id:' || external_id), external_id
+       -- One row per channel and address; per person where the address is not shared.
+       SELECT DISTINCT ON (channel, CASE WHEN channel IN ('email', 'sms', 'whatsapp') THEN address END,
+                           CASE WHEN channel IN ('email', 'sms', 'whatsapp') AND address IS NOT NULL THEN '' ELSE external_id END)
+              external_id, name, channel, address
+         FROM candidates
+        ORDER BY channel, CASE WHEN channel IN ('email', 'sms', 'whatsapp') THEN address END,
+                 CASE WHEN channel IN ('email', 'sms', 'whatsapp') AND address IS NOT NULL THEN '' ELSE external_id END,
+                 external_id
      ), raw AS (
-       SELECT DISTINCT lower(e) AS email FROM unnest($4::text[]) AS e
-        WHERE lower(e) NOT IN (SELECT lower(email) FROM people WHERE email IS NOT NULL)
+       SELECT DISTINCT 'email' AS channel, 'email:' || lower(e) AS recipient_key, lower(e) AS address
+         FROM unnest($4::text[]) AS e WHERE 'email' = ANY($7::text[])
+       UNION
+       SELECT DISTINCT c, 'phone:' || ph, ph FROM unnest($8::text[]) AS ph
+         CROSS JOIN unnest(ARRAY['sms', 'whatsapp']) AS c WHERE c = ANY($7::text[])
      )
      INSERT INTO deliveries (notification_id, tenant_id, event, recipient_key, external_id, recipient_name,
                              channel, address, status, error)
-     SELECT $5::uuid, $1, $6, external_id, external_id, name, 'email', COALESCE(email, ''),
-            CASE WHEN email IS NULL THEN 'skipped' ELSE 'pending' END,
-            CASE WHEN email IS NULL THEN 'no email address' END
-       FROM people
+     SELECT $5::uuid, $1, $6, external_id, external_id, name, channel, COALESCE(address, ''),
+            CASE WHEN address IS NULL THEN 'skipped' ELSE 'pending' END,
+            CASE WHEN address IS NULL THEN
+              CASE channel WHEN 'email' THEN 'no email address' WHEN 'sms' THEN 'no phone number'
+                           WHEN 'whatsapp' THEN 'no WhatsApp number' WHEN 'push' THEN 'no push subscription' END
+            END
+       FROM people WHERE NOT (channel = 'webhook' AND address IS NULL)
      UNION ALL
-     SELECT $5::uuid, $1, $6, 'email:' || email, NULL, NULL, 'email', email, 'pending', NULL FROM raw
+     SELECT $5::uuid, $1, $6, r.recipient_key, NULL, NULL, r.channel, r.address, 'pending', NULL FROM raw r
+      WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.channel = r.channel AND p.address = r.address)
+     UNION ALL
+     SELECT $5::uuid, $1, $6, 'webhook:' || w.id, NULL, NULL, 'webhook', w.url, 'pending', NULL
+       FROM webhook_endpoints w
+      WHERE w.tenant_id = $1 AND w.external_id IS NULL AND w.disabled_at IS NULL AND 'webhook' = ANY($7::text[])
      ON CONFLICT ON CONSTRAINT deliveries_delivery_key DO NOTHING`,
-    [a.tenantId, a.recipientIds, a.groupKeys, a.emails, a.notificationId, a.event],
+    [a.tenantId, a.recipientIds, a.groupKeys, a.emails, a.notificationId, a.event, a.channels, a.phones],
   );
 }
 
-/** Splits the open deliveries of a notification into id ranges of at most `batchSize` rows. */
+/** Splits the open deliveries of a notification into id ranges of at most `batchSize` rows per channel. */
 export async function openDeliveryRanges(
   db: Queryable,
   notificationId: string,
   batchSize: number,
 ): Promise<{ ranges: IdRange[]; recipients: number; deliveries: number }> {
-  const ranges = await db.query<{ from_id: string; to_id: string; size: string; label: string }>(
-    `SELECT min(id) AS from_id, max(id) AS to_id, count(*) AS size,
-            CASE WHEN count(*) <= 3 THEN string_agg(address, ', ' ORDER BY id)
-                 ELSE (array_agg(address ORDER BY id))[1] || ' … ' || (array_agg(address ORDER BY id DESC))[1]
+  const ranges = await db.query<{
+    channel: ChannelName;
+    from_id: string;
+    to_id: string;
+    size: string;
+    label: string;
+  }>(
+    `SELECT channel, min(id) AS from_id, max(id) AS to_id, count(*) AS size,
+            CASE WHEN count(*) <= 3 THEN string_agg(who, ', ' ORDER BY id)
+                 ELSE (array_agg(who ORDER BY id))[1] || ' … '
+                      || (array_agg(who ORDER BY id DESC))[1]
                       || ' (' || count(*) || ' recipients)' END AS label
      FROM (
-       SELECT id, address, (row_number() OVER (ORDER BY id) - 1) / $2 AS bucket
+       SELECT id, channel,
+              CASE WHEN channel IN ('push', 'inapp') THEN COALESCE(external_id, address) ELSE address END AS who,
+              (row_number() OVER (PARTITION BY channel ORDER BY id) - 1) / $2 AS bucket
          FROM deliveries WHERE notification_id = $1 AND status = ANY($3::text[])
-     ) b GROUP BY bucket ORDER BY bucket`,
+     ) b GROUP BY channel, bucket ORDER BY min(id)`,
     [notificationId, batchSize, OPEN_STATUSES],
   );
   const totals = await db.query<{ recipients: string; deliveries: string }>(
@@ -125,6 +174,7 @@ export async function openDeliveryRanges(
   );
   return {
     ranges: ranges.rows.map((r) => ({
+      channel: r.channel,
       fromId: String(r.from_id),
       toId: String(r.to_id),
       size: Number(r.size),
@@ -175,14 +225,14 @@ export async function markDeliveryUnsent(
 export async function failOpenDeliveries(
   db: Queryable,
   notificationId: string,
-  range: { fromId: string; toId: string },
+  range: { channel: ChannelName; fromId: string; toId: string },
   reason: string,
 ): Promise<number> {
   const result = await db.query(
     `UPDATE deliveries SET status = 'failed', error = COALESCE(error, $4) || CASE WHEN error IS NULL THEN '' ELSE ' (' || $4 || ')' END,
             updated_at = now()
-      WHERE notification_id = $1 AND id BETWEEN $2 AND $3 AND status = ANY($5::text[])`,
-    [notificationId, range.fromId, range.toId, reason, OPEN_STATUSES],
+      WHERE notification_id = $1 AND channel = $6 AND id BETWEEN $2 AND $3 AND status = ANY($5::text[])`,
+    [notificationId, range.fromId, range.toId, reason, OPEN_STATUSES, range.channel],
   );
   return result.rowCount ?? 0;
 }

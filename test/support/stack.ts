@@ -60,14 +60,16 @@ export interface StackOptions {
   apiEnv?: Record<string, string>;
   /** false: no in-process worker (a test runs its own, e.g. as a child process). */
   worker?: boolean;
+  /** Channel settings for the worker (VAPID_*, TWILIO_*…), besides SMTP_URL pointing at the test's sink. */
+  channelEnv?: Record<string, string>;
 }
 
 /** Fast retries so retry behaviour is visible within a test. */
 export const FAST_RETRY_ENV = {
-  EMAIL_RETRY_INITIAL_INTERVAL_MS: '200',
-  EMAIL_RETRY_BACKOFF_COEFFICIENT: '2',
-  EMAIL_RETRY_MAX_INTERVAL_MS: '1000',
-  EMAIL_RETRY_MAX_ATTEMPTS: '5',
+  RETRY_INITIAL_INTERVAL_MS: '200',
+  RETRY_BACKOFF_COEFFICIENT: '2',
+  RETRY_MAX_INTERVAL_MS: '1000',
+  RETRY_MAX_ATTEMPTS: '5',
 };
 
 /**
@@ -96,9 +98,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let workerRun: Promise<void> = Promise.resolve();
   let workerConnection: NativeConnection | null = null;
   const setup = buildChannels({
-    SMTP_URL: sink.url,
-    SMTP_MAX_CONNECTIONS: 5,
-    MAIL_FROM: 'Herald Test <herald@test.local>',
+    env: {
+      SMTP_URL: sink.url,
+      SMTP_MAX_CONNECTIONS: '5',
+      MAIL_FROM: 'Herald Test <herald@test.local>',
+      ...options.channelEnv,
+    },
+    db,
   });
   if (options.worker !== false) {
     workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
@@ -152,7 +158,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await workerRun;
       }
       await workerConnection?.close();
-      setup.close();
+      await setup.close();
       await connection.close();
       await sink.close();
       await db.end();

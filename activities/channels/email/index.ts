@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { RenderedEmail } from '../../../templates/registry';
-import type { Channel, DeliveryTarget, SendFailure } from '../types';
+import {
+  missingSettings,
+  offChannel,
+  type Channel,
+  type ChannelFactory,
+  type DeliveryTarget,
+  type SendFailure,
+} from '../types';
 
 export interface SmtpTransportOptions {
   /** `smtp://user:pass@host:port` or `smtps://…`; `?tls=off` skips STARTTLS for a loopback sink. */
@@ -105,3 +112,19 @@ export function createEmailChannel({
     classify: classifySmtpError,
   };
 }
+
+/** Email from the environment: `SMTP_URL` (required), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`. */
+export const emailChannelFactory: ChannelFactory = ({ env }) => {
+  const missing = missingSettings(env, ['SMTP_URL']);
+  if (missing.length > 0) return offChannel('email', missing);
+  const url = env.SMTP_URL!;
+  const maxConnections = Number(env.SMTP_MAX_CONNECTIONS ?? 5);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1)
+    throw new Error('SMTP_MAX_CONNECTIONS must be a whole number ≥ 1');
+  const transport = createSmtpTransport({ url, maxConnections });
+  return {
+    channel: createEmailChannel({ transport, from: env.MAIL_FROM ?? 'Herald <noreply@herald.local>' }),
+    report: `email: on (${new URL(url).host}, ${maxConnections} pooled connections)`,
+    close: () => transport.close(),
+  };
+};
