@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -13,7 +13,7 @@ import {
 } from '../../scripts/lib/postgres';
 import { freePort } from '../../scripts/lib/ports';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
-import { ROOT, TEST_ENV_FILE, type TestEnv } from './env';
+import { ROOT, testEnvFile, type TestEnv } from './env';
 
 /** Started once for the whole run: PostgreSQL, the Temporal dev server, and the workflow bundle. */
 export default async function globalSetup(): Promise<void> {
@@ -32,10 +32,15 @@ export default async function globalSetup(): Promise<void> {
     namespace: 'default',
     workflowBundlePath: bundle,
   };
-  await writeFile(TEST_ENV_FILE, JSON.stringify(env, null, 2));
+  const envFile = testEnvFile();
+  await writeFile(envFile, JSON.stringify(env, null, 2));
+  // Test files (same process with --runInBand, or jest workers) find the services through this.
+  process.env.HERALD_TEST_ENV_FILE = envFile;
   (globalThis as Record<string, unknown>).__heraldTeardown = async () => {
     await temporal.stop();
     await database.stop();
+    await rm(envFile, { force: true });
+    await rm(bundle, { force: true });
   };
 }
 
@@ -70,7 +75,7 @@ async function startTemporal(): Promise<{ address: string; stop: () => Promise<v
 
 async function bundleWorkflows(): Promise<string> {
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-  const file = path.join(ROOT, '.tmp', 'workflow-bundle.js');
+  const file = path.join(ROOT, '.tmp', `workflow-bundle-${process.pid}.js`);
   await writeFile(file, code);
   return file;
 }
