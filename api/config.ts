@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEnv } from '../common/config';
+import { isValidSecretKey } from '../common/secret-box';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 import { CHANNELS } from '../common/types';
 
@@ -24,6 +25,13 @@ const schema = z.object({
    * Private, link-local and other special addresses stay refused whatever this says.
    */
   HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
+  /** DNS servers (comma-separated host:port) that resolve push and webhook hosts; the system's if unset. */
+  HERALD_DNS_SERVERS: z.string().optional(),
+  /** Seals webhook signing secrets at rest (AES-256-GCM); without it webhook endpoints cannot be managed. */
+  HERALD_SECRET_KEY: z
+    .string()
+    .refine(isValidSecretKey, 'must be 32 bytes, written as 64 hex digits or as base64')
+    .optional(),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

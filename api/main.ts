@@ -4,6 +4,7 @@ import { createPool } from '../db/pool';
 import { TemplateRegistry } from '../templates/registry';
 import { createApp } from './app';
 import { loadApiConfig } from './config';
+import { closeInboxStream } from './inbox-stream';
 
 /** The API process: builds its dependencies once and serves. */
 async function main(): Promise<void> {
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
     );
   });
   const stop = () => {
+    // Live inbox streams never end by themselves: end them (and their LISTEN connection) so the server can close.
+    void closeInboxStream(db);
     server.close();
     void connection.close().then(() => db.end());
   };

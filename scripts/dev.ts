@@ -4,6 +4,7 @@
  * environment already provides (DATABASE_URL, TEMPORAL_ADDRESS, SMTP_URL) is used instead of started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { createPool } from '../db/pool';
 import { startMailSink } from './lib/mail-sink';
 import { startEmbeddedPostgres } from './lib/postgres';
 import { startTemporalDevServer } from './lib/temporal-dev-server';
+import { DEV_VAPID_SUBJECT, ensureDevVapidKeys } from './lib/vapid';
 
 const ROOT = path.resolve(__dirname, '..');
 // HERALD_DATA_DIR lets a second stack (e.g. the dev-command test) run beside the usual one.
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
   }
 
   const apiPort = port('PORT', 3000);
+  // Web push: a VAPID pair generated once into the data directory, unless the environment has one.
+  const vapid = env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY ? null : await ensureDevVapidKeys(DATA);
   const shared = {
     ...env,
     DATABASE_URL: databaseUrl,
@@ -57,7 +61,13 @@ async function main(): Promise<void> {
       ? temporal.uiUrl
       : (env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'),
     SMTP_URL: mail.url,
+    HERALD_SECRET_KEY: env.HERALD_SECRET_KEY ?? (await devSecretKey()),
     PORT: String(apiPort),
+    VAPID_PUBLIC_KEY: vapid?.publicKey ?? env.VAPID_PUBLIC_KEY,
+    VAPID_PRIVATE_KEY: vapid?.privateKey ?? env.VAPID_PRIVATE_KEY,
+    VAPID_SUBJECT: env.VAPID_SUBJECT ?? DEV_VAPID_SUBJECT,
+    // Development only: push and webhook URLs may point at services on this machine.
+    HERALD_ALLOW_LOOPBACK_URLS: env.HERALD_ALLOW_LOOPBACK_URLS ?? 'true',
   };
   await writeFile(
     path.join(DATA, 'dev.env'),
@@ -125,6 +135,20 @@ async function startSink(): Promise<{ url: string; webUrl: string | null }> {
   stoppers.push(() => sink.close());
   say(`SMTP sink on ${sink.url}`);
   return { url: sink.url, webUrl: sink.webUrl };
+}
+
+/** The key for encrypted columns (webhook secrets) in development: made once, kept in the data dir (0600). */
+async function devSecretKey(): Promise<string> {
+  const file = path.join(DATA, 'secret-key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(32).toString('base64');
+  await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  say(`generated HERALD_SECRET_KEY into ${path.relative(ROOT, file) || file}`);
+  return key;
 }
 
 async function seedDemoData(pool: ReturnType<typeof createPool>): Promise<void> {

@@ -1,5 +1,108 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import twilio from 'twilio';
+import { applyProviderStatus } from '../../db/queries/provider-status';
 import type { AppEnv } from '../deps';
+import { HttpError } from '../errors';
+import { errorResponse } from '../schemas';
 
-/** Routes for Twilio status callbacks (being built; none are served yet). */
-export const twilioRoutes = new OpenAPIHono<AppEnv>();
+/** Twilio's message status callback (the fields Herald reads; Twilio sends more, all signed). */
+const StatusCallbackSchema = z
+  .looseObject({
+    MessageSid: z.string().min(1).max(64).openapi({ example: 'SM0123456789abcdef0123456789abcdef' }),
+    MessageStatus: z.string().min(1).max(32).openapi({
+      example: 'delivered',
+      description:
+        'queued, sending, sent, delivered, read, failed, undelivered… Applied forward only: a status not ahead of the recorded one changes nothing.',
+    }),
+    ErrorCode: z.string().max(16).optional().openapi({ example: '30003' }),
+    ErrorMessage: z.string().max(1000).optional(),
+    AccountSid: z.string().optional(),
+    To: z.string().optional(),
+    From: z.string().optional(),
+  })
+  .openapi('TwilioStatusCallback');
+
+/**
+ * Refuses callbacks whose `X-Twilio-Signature` is not Twilio's HMAC-SHA1 (keyed by the auth token) of
+ * the public URL Twilio called plus the sorted POST parameters. The URL is `PUBLIC_BASE_URL` + the
+ * path and query as received, since a proxy in front of the API changes scheme and host. Runs before
+ * the body is validated, so an unsigned request learns nothing about the expected fields.
+ */
+const verifyTwilioSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const { TWILIO_AUTH_TOKEN: authToken, PUBLIC_BASE_URL: publicBaseUrl } = c.var.deps.config;
+  for (const [name, value] of [
+    ['TWILIO_AUTH_TOKEN', authToken],
+    ['PUBLIC_BASE_URL', publicBaseUrl],
+  ] as const) {
+    if (!value) {
+      throw new HttpError(503, 'not_configured', `${name} is not set: Twilio callbacks cannot be verified`, [
+        { path: name, message: 'not set' },
+      ]);
+    }
+  }
+  const signature = c.req.header('x-twilio-signature');
+  const url = `${publicBaseUrl!.replace(/\/+$/, '')}${pathAndQuery(c.req.url)}`;
+  const params = formParams(await c.req.text());
+  if (!signature || !twilio.validateRequest(authToken!, signature, url, params)) {
+    throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature is missing or does not verify', [
+      { path: 'X-Twilio-Signature', message: signature ? 'does not match' : 'missing' },
+    ]);
+  }
+  await next();
+};
+
+const statusRoute = createRoute({
+  method: 'post',
+  path: '/v1/providers/twilio/status',
+  tags: ['providers'],
+  summary: 'Twilio message status callback',
+  description:
+    'Twilio posts here (each SMS/WhatsApp message asks for it when `PUBLIC_BASE_URL` is set). The request must carry a valid `X-Twilio-Signature` computed over `PUBLIC_BASE_URL` + this path (+ query) and the POST parameters. `delivered`/`read` mark the delivery delivered, `failed`/`undelivered` mark it failed; statuses only move forward, so late and replayed callbacks change nothing.',
+  middleware: [verifyTwilioSignature] as const,
+  request: {
+    headers: z.object({
+      'x-twilio-signature': z.string().optional().openapi({ description: 'Base64 HMAC-SHA1 signature' }),
+    }),
+    body: {
+      content: { 'application/x-www-form-urlencoded': { schema: StatusCallbackSchema } },
+      description: 'The status callback, form-encoded as Twilio sends it',
+      required: true,
+    },
+  },
+  responses: {
+    204: { description: 'Applied (or already known: nothing changed)' },
+    400: errorResponse('Missing MessageSid or MessageStatus'),
+    403: errorResponse('Missing or invalid X-Twilio-Signature'),
+    503: errorResponse('TWILIO_AUTH_TOKEN or PUBLIC_BASE_URL is not set'),
+  },
+});
+
+export const twilioRoutes = new OpenAPIHono<AppEnv>().openapi(statusRoute, async (c) => {
+  const callback = c.req.valid('form');
+  await applyProviderStatus(c.var.deps.db, {
+    channel: ['sms', 'whatsapp'],
+    providerMessageId: callback.MessageSid,
+    status: callback.MessageStatus,
+    errorCode: callback.ErrorCode,
+    errorMessage: callback.ErrorMessage,
+  });
+  return c.body(null, 204);
+});
+
+/** The path and query of a URL exactly as they appear in it. */
+function pathAndQuery(url: string): string {
+  const afterScheme = url.indexOf('//') + 2;
+  const pathStart = url.indexOf('/', afterScheme);
+  return pathStart === -1 ? '/' : url.slice(pathStart).replace(/#.*$/, '');
+}
+
+/** A form body as Twilio signs it: every key once, repeated keys as arrays. */
+function formParams(body: string): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  for (const [key, value] of new URLSearchParams(body)) {
+    const seen = params[key];
+    params[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return params;
+}

@@ -1,5 +1,331 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { randomUUID } from 'node:crypto';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import {
+  generateWebhookSecret,
+  maskWebhookSecret,
+  webhookSecretProblem,
+} from '../../activities/channels/webhook/signing';
+import { decodeSecretKey, openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
+import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { getRecipient } from '../../db/queries/recipients';
+import {
+  addWebhookSecret,
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  enableWebhookEndpoint,
+  getWebhookEndpoint,
+  listWebhookEndpoints,
+  removeOldWebhookSecrets,
+  WEBHOOK_PRESETS,
+  type WebhookEndpoint,
+} from '../../db/queries/webhook-endpoints';
+import type { ApiConfig } from '../config';
 import type { AppEnv } from '../deps';
+import { HttpError, notFound, validationFailed } from '../errors';
+import { errorResponse, jsonBody, jsonResponse } from '../schemas';
 
-/** Routes for webhook endpoint registration (being built; none are served yet). */
-export const webhookRoutes = new OpenAPIHono<AppEnv>();
+/** Signing secrets an endpoint may hold at once (the newest signs; the others only during a rotation). */
+const MAX_SECRETS = 5;
+
+const WebhookEndpointSchema = z
+  .object({
+    id: z.string().uuid(),
+    url: z.string(),
+    recipient: z
+      .string()
+      .nullable()
+      .openapi({ description: 'externalId of the recipient; null for a tenant-wide endpoint' }),
+    preset: z.enum(WEBHOOK_PRESETS),
+    secrets: z.array(z.string()).openapi({
+      description: 'the signing secrets, masked, newest first (empty for Slack)',
+      example: ['whsec_…Xk4='],
+    }),
+    disabled: z.boolean(),
+    disabledAt: z.string().nullable(),
+    disabledReason: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('WebhookEndpoint');
+
+const WithSecretSchema = WebhookEndpointSchema.extend({
+  secret: z.string().nullable().openapi({
+    description: 'the new signing secret in full, shown this once only; null for Slack (not signed)',
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  }),
+}).openapi('WebhookEndpointWithSecret');
+
+const WebhookEndpointInputSchema = z
+  .object({
+    url: z.string().min(1).max(2048).openapi({ example: 'https://hooks.example.com/herald' }),
+    recipient: z.string().min(1).max(255).optional().openapi({
+      description: "the recipient's externalId; omit for a tenant-wide endpoint",
+      example: 'tech-42',
+    }),
+    preset: z.enum(WEBHOOK_PRESETS).default('standard'),
+    secret: z
+      .string()
+      .max(200)
+      .superRefine((secret, ctx) => {
+        const problem = webhookSecretProblem(secret);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .openapi({ description: 'a whsec_ secret of 24 to 64 bytes; generated (32 bytes) when omitted' }),
+  })
+  .strict()
+  .openapi('WebhookEndpointInput');
+
+const idParams = z.object({
+  id: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: 'id', in: 'path' }, example: '2b1f3c7e-8a59-4c3e-9d1b-0f6a2d9e4c11' }),
+});
+
+const notConfigured = errorResponse('HERALD_SECRET_KEY is not set: webhook endpoints cannot be managed');
+const tags = ['webhooks'];
+
+const createEndpointRoute = createRoute({
+  method: 'post',
+  path: '/v1/webhook-endpoints',
+  tags,
+  summary: 'Register a webhook endpoint (per recipient, or tenant-wide)',
+  description:
+    'Standard endpoints are signed per the Standard Webhooks scheme; the secret is shown once in this answer. ' +
+    'Slack endpoints (incoming webhooks) get `{"text": …}` and are not signed.',
+  request: { body: jsonBody(WebhookEndpointInputSchema, 'The endpoint') },
+  responses: {
+    201: jsonResponse(WithSecretSchema, 'Registered; `secret` is shown this once'),
+    400: errorResponse('Invalid body, e.g. a secret shorter than 24 bytes'),
+    422: errorResponse('URL refused (not https, or a private address) or unknown recipient'),
+    503: notConfigured,
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/webhook-endpoints',
+  tags,
+  summary: 'List webhook endpoints',
+  request: {
+    query: z.object({ recipient: z.string().optional().openapi({ description: 'only this recipient’s' }) }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(WebhookEndpointSchema) }), 'The endpoints, oldest first'),
+    503: notConfigured,
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/webhook-endpoints/{id}',
+  tags,
+  summary: 'Get a webhook endpoint (secrets masked)',
+  request: { params: idParams },
+  responses: {
+    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+    404: errorResponse('No such endpoint'),
+    503: notConfigured,
+  },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/v1/webhook-endpoints/{id}',
+  tags,
+  summary: 'Delete a webhook endpoint',
+  request: { params: idParams },
+  responses: { 204: { description: 'Deleted' }, 404: errorResponse('No such endpoint') },
+});
+
+const rotateRoute = createRoute({
+  method: 'post',
+  path: '/v1/webhook-endpoints/{id}/rotate-secret',
+  tags,
+  summary: 'Start a secret rotation: a new secret signs, the old ones still sign until removed',
+  request: { params: idParams },
+  responses: {
+    200: jsonResponse(WithSecretSchema, 'The new secret, shown this once'),
+    404: errorResponse('No such endpoint'),
+    409: errorResponse('Slack endpoints are not signed, or too many secrets: remove the old ones first'),
+    503: notConfigured,
+  },
+});
+
+const removeOldRoute = createRoute({
+  method: 'delete',
+  path: '/v1/webhook-endpoints/{id}/secrets/old',
+  tags,
+  summary: 'End a secret rotation: keep only the newest secret',
+  request: { params: idParams },
+  responses: {
+    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+    404: errorResponse('No such endpoint'),
+    503: notConfigured,
+  },
+});
+
+const enableRoute = createRoute({
+  method: 'post',
+  path: '/v1/webhook-endpoints/{id}/enable',
+  tags,
+  summary: 'Re-enable an endpoint that was disabled (e.g. after it answered 410 Gone)',
+  request: { params: idParams },
+  responses: {
+    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+    404: errorResponse('No such endpoint'),
+    503: notConfigured,
+  },
+});
+
+type Ctx = Context<AppEnv>;
+
+/** The key that seals the secrets; 503 naming HERALD_SECRET_KEY when it is not configured. */
+function secretKey(c: Ctx): Buffer {
+  const raw = c.var.deps.config.HERALD_SECRET_KEY;
+  if (!raw) {
+    throw new HttpError(
+      503,
+      'webhooks_not_configured',
+      'webhook endpoints need HERALD_SECRET_KEY (32 bytes, base64 or hex) to seal their secrets; it is not set',
+      [{ path: 'HERALD_SECRET_KEY', message: 'not set' }],
+    );
+  }
+  return decodeSecretKey(raw);
+}
+
+function present(endpoint: WebhookEndpoint, key: Buffer) {
+  let secrets: string[];
+  try {
+    secrets = endpoint.sealedSecrets.map((sealed) => maskWebhookSecret(openSecret(sealed, key)));
+  } catch (error) {
+    if (!(error instanceof SecretBoxError)) throw error;
+    throw new HttpError(500, 'secret_unreadable', error.message);
+  }
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    recipient: endpoint.externalId,
+    preset: endpoint.preset,
+    secrets,
+    disabled: endpoint.disabledAt !== null,
+    disabledAt: endpoint.disabledAt,
+    disabledReason: endpoint.disabledReason,
+    createdAt: endpoint.createdAt,
+    updatedAt: endpoint.updatedAt,
+  };
+}
+
+const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
+
+/** The URL rules of this API (loopback only in development); one resolver per configuration. */
+function urlPolicy(config: ApiConfig): UrlPolicy {
+  if (!resolvers.has(config))
+    resolvers.set(config, resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
+  return { allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true', resolver: resolvers.get(config) };
+}
+
+async function endpointOr404(c: Ctx, id: string): Promise<WebhookEndpoint> {
+  const endpoint = await getWebhookEndpoint(c.var.deps.db, c.var.tenantId, id);
+  if (!endpoint) throw notFound(`webhook endpoint ${id}`);
+  return endpoint;
+}
+
+const found = (endpoint: WebhookEndpoint | null, id: string): WebhookEndpoint => {
+  if (!endpoint) throw notFound(`webhook endpoint ${id}`);
+  return endpoint;
+};
+
+export const webhookRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(createEndpointRoute, async (c) => {
+    const key = secretKey(c);
+    const { db, config } = c.var.deps;
+    const input = c.req.valid('json');
+    if (input.preset === 'slack' && input.secret !== undefined) {
+      throw validationFailed(
+        [{ path: 'secret', message: 'Slack endpoints are not signed: omit secret' }],
+        400,
+      );
+    }
+    const check = await checkPublicUrl(input.url, urlPolicy(config));
+    if (!check.ok) throw validationFailed([{ path: 'url', message: check.reason }]);
+    if (input.recipient !== undefined && !(await getRecipient(db, c.var.tenantId, input.recipient))) {
+      throw validationFailed([{ path: 'recipient', message: `unknown recipient ${input.recipient}` }]);
+    }
+    const secret = input.preset === 'slack' ? null : (input.secret ?? generateWebhookSecret());
+    let endpoint: WebhookEndpoint;
+    try {
+      endpoint = await createWebhookEndpoint(db, {
+        id: randomUUID(),
+        tenantId: c.var.tenantId,
+        externalId: input.recipient ?? null,
+        url: check.url.href,
+        preset: input.preset,
+        sealedSecrets: secret === null ? [] : [sealSecret(secret, key)],
+      });
+    } catch (error) {
+      // The recipient was deleted between the check and the insert.
+      if ((error as { code?: string }).code === '23503')
+        throw validationFailed([{ path: 'recipient', message: `unknown recipient ${input.recipient}` }]);
+      throw error;
+    }
+    return c.json({ ...present(endpoint, key), secret }, 201);
+  })
+  .openapi(listRoute, async (c) => {
+    const key = secretKey(c);
+    const { recipient } = c.req.valid('query');
+    const items = await listWebhookEndpoints(
+      c.var.deps.db,
+      c.var.tenantId,
+      recipient === undefined ? {} : { externalId: recipient },
+    );
+    return c.json({ items: items.map((e) => present(e, key)) }, 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const key = secretKey(c);
+    return c.json(present(await endpointOr404(c, c.req.valid('param').id), key), 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await deleteWebhookEndpoint(c.var.deps.db, c.var.tenantId, id)))
+      throw notFound(`webhook endpoint ${id}`);
+    return c.body(null, 204);
+  })
+  .openapi(rotateRoute, async (c) => {
+    const key = secretKey(c);
+    const { id } = c.req.valid('param');
+    const endpoint = await endpointOr404(c, id);
+    if (endpoint.preset === 'slack')
+      throw new HttpError(409, 'not_signed', 'Slack endpoints are not signed: there is no secret to rotate');
+    if (endpoint.sealedSecrets.length >= MAX_SECRETS) {
+      throw new HttpError(
+        409,
+        'too_many_secrets',
+        `an endpoint holds at most ${MAX_SECRETS} secrets: remove the old ones first (DELETE /v1/webhook-endpoints/${id}/secrets/old)`,
+      );
+    }
+    const secret = generateWebhookSecret();
+    const rotated = found(
+      await addWebhookSecret(c.var.deps.db, c.var.tenantId, id, sealSecret(secret, key)),
+      id,
+    );
+    return c.json({ ...present(rotated, key), secret }, 200);
+  })
+  .openapi(removeOldRoute, async (c) => {
+    const key = secretKey(c);
+    const { id } = c.req.valid('param');
+    return c.json(
+      present(found(await removeOldWebhookSecrets(c.var.deps.db, c.var.tenantId, id), id), key),
+      200,
+    );
+  })
+  .openapi(enableRoute, async (c) => {
+    const key = secretKey(c);
+    const { id } = c.req.valid('param');
+    return c.json(
+      present(found(await enableWebhookEndpoint(c.var.deps.db, c.var.tenantId, id), id), key),
+      200,
+    );
+  });

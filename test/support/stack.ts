@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createApp } from '../../api/app';
+import { closeInboxStream } from '../../api/inbox-stream';
 import { loadApiConfig, type ApiConfig } from '../../api/config';
 import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
@@ -152,6 +153,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return { status: response.status, body: parsed, headers: response.headers };
     },
     async close() {
+      // Open SSE streams would keep server.close() waiting.
+      await closeInboxStream(db);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (worker) {
         worker.shutdown();

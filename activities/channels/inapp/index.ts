@@ -1,5 +1,92 @@
-import { offChannel, type ChannelFactory } from '../types';
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { withTransaction } from '../../../db/pool';
+import { announceInboxMessage, insertInboxMessage } from '../../../db/queries/inbox';
+import type { RenderedCard } from '../../../templates/registry';
+import type { Channel, ChannelFactory, DeliveryTarget, SendFailure } from '../types';
 
-// Placeholder until the inapp module lands: the channel reports itself off and its deliveries are skipped.
-export const inappChannelFactory: ChannelFactory = () =>
-  offChannel('inapp', ['(inapp channel not built yet)']);
+/** A delivery the in-app channel can never make: it has no inbox to put the message in. */
+export class InboxTargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InboxTargetError';
+  }
+}
+
+/** Node socket errors: the database could not be reached or dropped the connection. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * SQLSTATEs after which the same statement may succeed later: class 08 (connection exception),
+ * server shutting down or starting, too many connections, serialization failure and deadlock.
+ */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01']);
+
+/** pg's own messages for a connection lost or never made (they carry no code). */
+const LOST_CONNECTION =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
+
+/** Database connection trouble is worth another attempt; anything else (constraints, bad data) is not. */
+export function classifyInboxError(error: unknown): SendFailure {
+  const e = (error ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  if (error instanceof InboxTargetError) return { kind: 'permanent', reason: message };
+  if (code === '23503') return { kind: 'permanent', reason: 'the recipient no longer exists' };
+  if (code && (NETWORK_CODES.has(code) || code.startsWith('08') || TRANSIENT_SQLSTATES.has(code))) {
+    return { kind: 'transient', reason: `database: ${code}: ${message}` };
+  }
+  if (LOST_CONNECTION.test(message)) return { kind: 'transient', reason: `database: ${message}` };
+  return { kind: 'permanent', reason: message };
+}
+
+/**
+ * The in-app inbox: a send is a row in `inbox_messages` plus a `pg_notify` in the same transaction,
+ * which the API's live streams turn into Server-Sent Events. A retried send finds the message the
+ * first attempt wrote and reports its id again, so an inbox never shows a notification twice.
+ */
+export function createInappChannel(db: Pool, concurrency = 5): Channel<RenderedCard> {
+  return {
+    name: 'inapp',
+    concurrency,
+    render: (templates, event, context) => templates.renderInapp(event, context),
+    async send(target: DeliveryTarget, content: RenderedCard) {
+      const externalId = target.externalId;
+      if (!externalId) throw new InboxTargetError('in-app needs a recipient');
+      const id = await withTransaction(db, async (client) => {
+        const message = await insertInboxMessage(client, {
+          id: randomUUID(),
+          tenantId: target.tenantId,
+          externalId,
+          notificationId: target.notificationId,
+          event: target.event,
+          title: content.title,
+          body: content.body,
+          url: content.url,
+        });
+        if (message.created) {
+          await announceInboxMessage(client, { tenantId: target.tenantId, externalId, id: message.id });
+        }
+        return message.id;
+      });
+      return { providerMessageId: id };
+    },
+    classify: classifyInboxError,
+  };
+}
+
+/** Always on: the inbox lives in Herald's own database. */
+export const inappChannelFactory: ChannelFactory = ({ db }) => ({
+  channel: createInappChannel(db),
+  report: 'inapp: on (PostgreSQL)',
+  close: () => undefined,
+});

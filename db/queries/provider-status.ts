@@ -1,0 +1,86 @@
+import type { ChannelName } from '../../common/types';
+import type { Queryable } from './recipients';
+
+/**
+ * How far along a message is, by the provider's status (Twilio's message statuses). A status moves a
+ * delivery only when it ranks higher than the one recorded; `read` follows `delivered` (WhatsApp).
+ */
+export const PROVIDER_STATUS_RANK = {
+  accepted: 1,
+  scheduled: 1,
+  queued: 1,
+  sending: 2,
+  sent: 3,
+  delivered: 4,
+  read: 5,
+  // Terminal: nothing moves a delivery on after these, and they cannot follow `delivered`.
+  failed: 4,
+  undelivered: 4,
+  canceled: 4,
+} as const;
+
+export type ProviderStatus = keyof typeof PROVIDER_STATUS_RANK;
+
+/** Statuses after which nothing changes; they end the delivery `failed`. */
+export const TERMINAL_FAILURE_STATUSES: readonly ProviderStatus[] = ['failed', 'undelivered', 'canceled'];
+/** Statuses that confirm receipt; they make the delivery `delivered`. */
+export const DELIVERED_STATUSES: readonly ProviderStatus[] = ['delivered', 'read'];
+
+export const isProviderStatus = (status: string): status is ProviderStatus =>
+  Object.hasOwn(PROVIDER_STATUS_RANK, status);
+
+export interface ProviderStatusUpdate {
+  /** The channels the message may belong to (a Twilio SID is unique across SMS and WhatsApp). */
+  channel: ChannelName | readonly ChannelName[];
+  providerMessageId: string;
+  status: string;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
+/**
+ * Records a provider's word on a sent message, forward only: a status that does not rank above the
+ * recorded one (a late `sent` after `delivered`, a replayed callback, anything after a failure)
+ * changes nothing. `delivered`/`read` make the delivery `delivered`; `failed`/`undelivered`/`canceled`
+ * make it `failed` with the error; the others only set `provider_status`. One conditional UPDATE, so
+ * concurrent callbacks for one message serialise on the row and cannot move it backwards. Returns
+ * whether a row changed; unknown statuses and unknown message ids change nothing.
+ */
+export async function applyProviderStatus(db: Queryable, update: ProviderStatusUpdate): Promise<boolean> {
+  if (!isProviderStatus(update.status)) return false;
+  const channels = typeof update.channel === 'string' ? [update.channel] : [...update.channel];
+  const ranks = Object.entries(PROVIDER_STATUS_RANK);
+  const error = TERMINAL_FAILURE_STATUSES.includes(update.status) ? failureText(update) : null;
+  const result = await db.query(
+    `UPDATE deliveries d
+        SET provider_status = $3::text,
+            status = CASE WHEN $3::text = ANY($6::text[]) THEN 'delivered'
+                          WHEN $3::text = ANY($7::text[]) THEN 'failed'
+                          ELSE d.status END,
+            error = CASE WHEN $3::text = ANY($7::text[]) THEN $8::text ELSE d.error END,
+            updated_at = now()
+      WHERE d.channel = ANY($1::text[]) AND d.provider_message_id = $2
+        AND NOT (COALESCE(d.provider_status, '') = ANY($7::text[]))
+        AND COALESCE((SELECT r.rank FROM unnest($4::text[], $5::int[]) AS r(status, rank)
+                       WHERE r.status = d.provider_status), 0) < $9::int`,
+    [
+      channels,
+      update.providerMessageId,
+      update.status,
+      ranks.map(([status]) => status),
+      ranks.map(([, rank]) => rank),
+      DELIVERED_STATUSES,
+      TERMINAL_FAILURE_STATUSES,
+      error,
+      PROVIDER_STATUS_RANK[update.status],
+    ],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** e.g. `undelivered (error 30003: Unreachable destination handset)`. */
+function failureText({ status, errorCode, errorMessage }: ProviderStatusUpdate): string {
+  if (!errorCode && !errorMessage) return status;
+  const detail = [errorCode ? `error ${errorCode}` : null, errorMessage].filter(Boolean).join(': ');
+  return `${status} (${detail})`;
+}
