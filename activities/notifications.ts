@@ -1,7 +1,15 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { ERROR_TYPES } from '../common/errors';
-import type { ChannelName, DeliveryStatus, IdRange, NotificationRequest, Priority } from '../common/types';
+import { quietHoursEnd } from '../common/quiet-hours';
+import type {
+  Audience,
+  ChannelName,
+  DeliveryStatus,
+  IdRange,
+  NotificationRequest,
+  Priority,
+} from '../common/types';
 import { resolveGroupRefs } from '../db/queries/groups';
 import {
   claimOpenDeliveries,
@@ -11,6 +19,9 @@ import {
   markDeliverySent,
   markDeliveryUnsent,
   openDeliveryRanges,
+  quietHoursCandidates,
+  setNotBefore,
+  skipOpenDeliveries,
 } from '../db/queries/deliveries';
 import { markNotificationFinished, markNotificationRunning } from '../db/queries/notifications';
 import type { TemplateRegistry } from '../templates/registry';
@@ -28,6 +39,12 @@ export interface PrepareInput {
   tenantId: string;
   request: NotificationRequest;
   batchSize: number;
+  /** `high` ignores quiet hours too (`critical` always does). */
+  quietHoursBypassHigh?: boolean;
+  /** 0: the notification itself; n: escalation level n, with its own audience and channels. */
+  level?: number;
+  to?: Audience;
+  channels?: ChannelName[];
 }
 
 export interface PrepareResult {
@@ -59,30 +76,58 @@ export function createNotificationActivities(deps: ActivityDeps) {
   /** Resolves the audience into delivery-log rows and splits the open ones into batches. */
   async function prepareDeliveries(input: PrepareInput): Promise<PrepareResult> {
     const { request } = input;
-    const groupRefs = request.to.groups ?? [];
-    const groupKeys = [...new Set((await resolveGroupRefs(db, input.tenantId, groupRefs)).values())];
+    const level = input.level ?? 0;
+    const to = input.to ?? request.to;
+    const groupKeys = [...new Set((await resolveGroupRefs(db, input.tenantId, to.groups ?? [])).values())];
+    const channels = input.channels
+      ? input.channels.filter((channel) => templates.supports(request.event, channel))
+      : selectChannels(templates, request);
     await insertDeliveries(db, {
       notificationId: input.notificationId,
       tenantId: input.tenantId,
       event: request.event,
-      recipientIds: request.to.recipients ?? [],
+      recipientIds: to.recipients ?? [],
       groupKeys,
-      emails: request.to.emails ?? [],
-      phones: request.to.phones ?? [],
-      channels: selectChannels(templates, request),
+      emails: to.emails ?? [],
+      phones: to.phones ?? [],
+      channels,
+      level,
     });
+    const bypass =
+      request.priority === 'critical' || (request.priority === 'high' && input.quietHoursBypassHigh);
+    if (!bypass) await deferForQuietHours(input.notificationId, level, Date.now());
     const { ranges, recipients, deliveries } = await openDeliveryRanges(
       db,
       input.notificationId,
       input.batchSize,
+      level,
     );
-    await markNotificationRunning(db, input.notificationId, recipients);
+    if (level === 0) await markNotificationRunning(db, input.notificationId, recipients);
     return {
       recipients,
       deliveries,
       ranges,
       counts: await countDeliveriesByStatus(db, input.notificationId),
     };
+  }
+
+  /**
+   * Holds back the deliveries of recipients inside their quiet hours until the window ends, in their
+   * own time zone (UTC when they have none). Pages through only the recipients that keep quiet hours.
+   */
+  async function deferForQuietHours(notificationId: string, level: number, now: number): Promise<void> {
+    let afterId = '0';
+    for (;;) {
+      const page = await quietHoursCandidates(db, notificationId, level, afterId, 1000);
+      if (page.length === 0) return;
+      const updates = page.flatMap((c) => {
+        const end = quietHoursEnd({ ...c.quietHours, timezone: c.timezone ?? 'UTC' }, now);
+        // Whole seconds, so recipients whose windows end together share one timer.
+        return end > now ? [{ id: c.id, notBefore: new Date(Math.ceil(end / 1000) * 1000) }] : [];
+      });
+      await setNotBefore(db, updates);
+      afterId = page[page.length - 1]!.id;
+    }
   }
 
   /**
@@ -106,6 +151,8 @@ export function createNotificationActivities(deps: ActivityDeps) {
     let lastTransient: SendFailure | undefined;
 
     await forEachConcurrently(rows, channel.concurrency, async (row) => {
+      // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
+      if (ctx.cancellationSignal.aborted) return;
       let content: unknown;
       try {
         content = channel.render(templates, input.event, {
@@ -188,6 +235,15 @@ export function createNotificationActivities(deps: ActivityDeps) {
     return failOpenDeliveries(db, input.notificationId, input.range, input.reason);
   }
 
+  /** A cancelled notification: nothing still open will be sent. */
+  async function finishCancelled(input: {
+    notificationId: string;
+  }): Promise<{ skipped: number; counts: Partial<Record<DeliveryStatus, number>> }> {
+    const skipped = await skipOpenDeliveries(db, input.notificationId, 'cancelled');
+    await markNotificationFinished(db, input.notificationId, 'cancelled');
+    return { skipped, counts: await countDeliveriesByStatus(db, input.notificationId) };
+  }
+
   /** Records the notification's final status from its deliveries. */
   async function finishNotification(input: {
     notificationId: string;
@@ -198,7 +254,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
     return { status, counts };
   }
 
-  return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification };
+  return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification, finishCancelled };
 }
 
 /**

@@ -7,6 +7,7 @@ import { formatPath, HttpError, validationFailed } from './errors';
 import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { notificationRoutes } from './routes/notifications';
+import { preferenceRoutes } from './routes/preferences';
 import { recipientRoutes } from './routes/recipients';
 import { inboxRoutes } from './routes/inbox';
 import { pushRoutes } from './routes/push';
@@ -107,6 +108,7 @@ export function createApp(deps: ApiDeps) {
     .route('/', notificationRoutes)
     .route('/', recipientRoutes)
     .route('/', groupRoutes)
+    .route('/', preferenceRoutes)
     .route('/', templateRoutes)
     .route('/', pushRoutes)
     .route('/', inboxRoutes)

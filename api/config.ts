@@ -37,6 +37,8 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(256 * 1024),
+  /** `true`: `high` notifications ignore quiet hours like `critical` ones. */
+  QUIET_HOURS_HIGH_BYPASS: z.enum(['true', 'false']).default('false'),
   BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   MAX_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(100).default(4),
   SEND_HEARTBEAT_TIMEOUT_MS: ms(30_000),

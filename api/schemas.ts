@@ -78,6 +78,37 @@ export const NotificationRequestSchema = z
       .openapi({ example: { ticketId: '123', title: 'Printer not working' } }),
     priority: z.enum(PRIORITIES).default('normal'),
     channels: z.array(z.enum(CHANNELS)).min(1).optional(),
+    escalation: z
+      .object({
+        levels: z
+          .array(
+            z
+              .object({
+                afterSeconds: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(30 * 24 * 3600),
+                channels: z.array(z.enum(CHANNELS)).min(1).optional(),
+                recipients: z.array(z.string().min(1).max(255)).max(1_000).optional(),
+                groups: z.array(z.string().min(1).max(255)).max(100).optional(),
+              })
+              .strict(),
+          )
+          .min(1)
+          .max(10),
+        repeat: z.number().int().min(0).max(10).optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({
+        example: {
+          levels: [
+            { afterSeconds: 900, channels: ['sms'] },
+            { afterSeconds: 1800, groups: ['System Admins'] },
+          ],
+        },
+      }),
     idempotencyKey: z.string().min(1).max(255).refine(noCrlf, 'must not contain line breaks').optional(),
   })
   .strict()
@@ -101,10 +132,13 @@ export const DeliverySchema = z
     externalId: z.string().nullable(),
     recipientName: z.string().nullable(),
     channel: z.string(),
+    level: z.number().int().openapi({ description: '0: the notification; 1…: its escalation levels' }),
+    notBefore: z.string().nullable().openapi({ description: 'held back until then by quiet hours' }),
     address: z.string(),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
     providerMessageId: z.string().nullable(),
+    providerStatus: z.string().nullable(),
     error: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -113,6 +147,35 @@ export const DeliverySchema = z
   .openapi('Delivery');
 
 const CountsSchema = z.record(z.string(), z.number().optional());
+
+const AcknowledgementSchema = z.object({ by: z.string(), at: z.string() }).openapi('Acknowledgement');
+
+export const AckRequestSchema = z
+  .object({ by: z.string().min(1).max(255).openapi({ example: 'tech-42' }) })
+  .strict()
+  .openapi('AckRequest');
+
+export const AckResultSchema = z
+  .object({
+    accepted: z.boolean(),
+    reason: z.string().nullable(),
+    acknowledged: AcknowledgementSchema.nullable(),
+    stoppedLevels: z.number().int(),
+  })
+  .openapi('AckResult');
+
+export const CancelResultSchema = z
+  .object({
+    cancelled: z.boolean(),
+    reason: z.string().nullable(),
+    pending: z.object({
+      batches: z.number().int(),
+      escalationLevels: z.number().int(),
+      nextEscalationAt: z.string().nullable(),
+      quietHoursDeliveries: z.number().int(),
+    }),
+  })
+  .openapi('CancelResult');
 
 export const NotificationViewSchema = z
   .object({
@@ -133,6 +196,11 @@ export const NotificationViewSchema = z
         batchesTotal: z.number(),
         batchesDone: z.number(),
         counts: CountsSchema,
+        quietHours: z.object({ deliveries: z.number(), nextAt: z.string().nullable() }).nullable(),
+        escalation: z
+          .object({ level: z.number(), levels: z.number(), nextAt: z.string().nullable() })
+          .nullable(),
+        acknowledged: AcknowledgementSchema.nullable(),
       })
       .nullable(),
     counts: CountsSchema,
@@ -144,7 +212,10 @@ export const NotificationViewSchema = z
         deliveries: z.array(
           DeliverySchema.pick({
             channel: true,
+            level: true,
+            notBefore: true,
             address: true,
+            providerStatus: true,
             status: true,
             attempts: true,
             error: true,
@@ -199,7 +270,7 @@ export const DeliveryQuerySchema = ListQuerySchema.extend({
   channel: z.enum(CHANNELS).optional(),
 });
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24h)');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM (24h), optionally :SS');
 
 const isTimeZone = (tz: string) => {
   try {

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
-import type { NotificationProgress } from './types';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AckResult, CancelResult, NotificationProgress } from './types';
 
 /** The task queue every Herald worker polls unless told otherwise. */
 export const DEFAULT_TASK_QUEUE = 'herald';
@@ -21,3 +21,9 @@ export const devServerSearchAttributeArgs = (): string[] =>
   ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
 
 export const notificationStateQuery = defineQuery<NotificationProgress>('state');
+
+/** Acknowledges a notification: stops its escalation. Answers at once whether it was accepted. */
+export const ackUpdate = defineUpdate<AckResult, [{ by: string }]>('ack');
+
+/** Cancels a notification: every pending batch, escalation level and retry stops. */
+export const cancelUpdate = defineUpdate<CancelResult, []>('cancel');

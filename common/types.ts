@@ -38,6 +38,21 @@ export interface Audience {
   phones?: string[];
 }
 
+/** One escalation level: `afterSeconds` from the notification's start without an acknowledgement, notify these. */
+export interface EscalationLevel {
+  afterSeconds: number;
+  /** Channels to use; without recipients/groups, the notification's own audience on these channels. */
+  channels?: ChannelName[];
+  recipients?: string[];
+  groups?: string[];
+}
+
+export interface EscalationPolicy {
+  levels: EscalationLevel[];
+  /** How many more times to run the whole list of levels after the first pass (0: once). */
+  repeat?: number;
+}
+
 /** The validated body of `POST /v1/notifications`. */
 export interface NotificationRequest {
   event: string;
@@ -45,6 +60,7 @@ export interface NotificationRequest {
   data: Record<string, unknown>;
   priority: Priority;
   channels?: ChannelName[];
+  escalation?: EscalationPolicy;
 }
 
 /** Retry policy for one channel, in milliseconds; becomes a Temporal RetryPolicy in the workflow. */
@@ -57,6 +73,8 @@ export interface ChannelRetryPolicy {
 
 /** Tuning the workflow receives as input, so it stays deterministic and visible in the history. */
 export interface DeliveryTuning {
+  /** `high` notifications ignore quiet hours too (`critical` always does). */
+  quietHoursBypassHigh: boolean;
   batchSize: number;
   maxConcurrentBatches: number;
   heartbeatTimeoutMs: number;
@@ -71,7 +89,20 @@ export interface NotificationWorkflowInput {
   tuning: DeliveryTuning;
 }
 
-export type NotificationPhase = 'resolving' | 'sending' | 'finishing' | 'completed' | 'failed';
+export type NotificationPhase =
+  | 'resolving'
+  | 'sending'
+  | 'waiting_quiet_hours'
+  | 'waiting_ack'
+  | 'finishing'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export interface Acknowledgement {
+  by: string;
+  at: string;
+}
 
 /** What the `state` query returns while a notification runs. */
 export interface NotificationProgress {
@@ -82,19 +113,51 @@ export interface NotificationProgress {
   batchesTotal: number;
   batchesDone: number;
   counts: Partial<Record<DeliveryStatus, number>>;
+  /** Deliveries held back by quiet hours, and when the next of them may go. */
+  quietHours: { deliveries: number; nextAt: string | null } | null;
+  /** Present when the request has an escalation policy. */
+  escalation: { level: number; levels: number; nextAt: string | null } | null;
+  acknowledged: Acknowledgement | null;
 }
 
 /** What the workflow returns when it ends. */
 export interface NotificationOutcome {
   notificationId: string;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   recipients: number;
   counts: Partial<Record<DeliveryStatus, number>>;
+  acknowledged: Acknowledgement | null;
+}
+
+/** Answer of the `ack` update. */
+export interface AckResult {
+  accepted: boolean;
+  /** Why not, when not accepted. */
+  reason: string | null;
+  acknowledged: Acknowledgement | null;
+  /** Escalation levels that will no longer fire because of this acknowledgement. */
+  stoppedLevels: number;
+}
+
+/** Answer of the `cancel` update: what was still pending. */
+export interface CancelResult {
+  cancelled: boolean;
+  reason: string | null;
+  pending: {
+    batches: number;
+    escalationLevels: number;
+    nextEscalationAt: string | null;
+    /** Deliveries that were waiting for the end of quiet hours. */
+    quietHoursDeliveries: number;
+  };
 }
 
 /** A batch of delivery-log rows, by id range, that one send activity handles. */
 export interface IdRange {
   channel: ChannelName;
+  level: number;
+  /** Not before this instant (quiet hours); null: now. */
+  notBefore: string | null;
   fromId: string;
   toId: string;
   size: number;

@@ -1,21 +1,28 @@
 import {
   ActivityFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities';
 import { ERROR_TYPES } from '../common/errors';
-import { notificationStateQuery, SEARCH_ATTRIBUTES } from '../common/temporal';
+import { ackUpdate, cancelUpdate, notificationStateQuery, SEARCH_ATTRIBUTES } from '../common/temporal';
 import type {
+  Acknowledgement,
   ChannelRetryPolicy,
+  EscalationLevel,
   IdRange,
   NotificationOutcome,
   NotificationProgress,
   NotificationWorkflowInput,
 } from '../common/types';
+
 const bookkeepingOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -37,11 +44,13 @@ const sendOptions = (retry: ChannelRetryPolicy, heartbeatTimeoutMs: number): Act
 
 /**
  * One notification: resolve the audience into delivery rows, send them in batches through a sliding
- * window of activities, end with a status. Per-recipient state lives in the delivery log; the
- * workflow keeps only counts, so its history stays small however large the audience.
+ * window of activities, then, with an escalation policy, wait for an acknowledgement and escalate
+ * level by level. Per-recipient state lives in the delivery log; the workflow keeps only counts, so
+ * its history stays small however large the audience. `cancel` stops everything still pending.
  */
 export async function notificationWorkflow(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
   const { notificationId, tenantId, request, tuning } = input;
+  const levels = expandLevels(request.escalation?.levels ?? [], request.escalation?.repeat ?? 0);
   const progress: NotificationProgress = {
     notificationId,
     phase: 'resolving',
@@ -50,18 +59,41 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     batchesTotal: 0,
     batchesDone: 0,
     counts: {},
+    quietHours: null,
+    escalation: null,
+    acknowledged: null,
   };
-  setHandler(notificationStateQuery, () => progress);
+  let acknowledged: Acknowledgement | null = null;
+  let cancelled = false;
+  let finished = false;
+  let inFlight = 0;
+  const startedAt = workflowInfo().startTime.getTime();
+  const dueAt = (level: EscalationLevel) => new Date(startedAt + level.afterSeconds * 1000).toISOString();
+  if (levels[0]) progress.escalation = { level: 0, levels: levels.length, nextAt: dueAt(levels[0]) };
+  const levelsLeft = () => (progress.escalation ? progress.escalation.levels - progress.escalation.level : 0);
 
-  const prepared = await bookkeeping.prepareDeliveries.executeWithOptions(
-    { ...bookkeepingOptions, summary: `resolve audience of ${request.event}` },
-    [{ notificationId, tenantId, request, batchSize: tuning.batchSize }],
-  );
-  progress.recipients = prepared.recipients;
-  progress.deliveries = prepared.deliveries;
-  progress.batchesTotal = prepared.ranges.length;
-  progress.counts = prepared.counts;
-  progress.phase = 'sending';
+  setHandler(notificationStateQuery, () => progress);
+  setHandler(ackUpdate, ({ by }) => {
+    const refuse = (reason: string) => ({ accepted: false, reason, acknowledged, stoppedLevels: 0 });
+    if (acknowledged) return refuse(`already acknowledged by ${acknowledged.by}`);
+    if (cancelled) return refuse('the notification was cancelled');
+    if (finished) return refuse('the notification has finished');
+    acknowledged = { by, at: new Date().toISOString() };
+    progress.acknowledged = acknowledged;
+    return { accepted: true, reason: null, acknowledged, stoppedLevels: levelsLeft() };
+  });
+  setHandler(cancelUpdate, () => {
+    const pending = {
+      batches: progress.batchesTotal - progress.batchesDone,
+      escalationLevels: acknowledged ? 0 : levelsLeft(),
+      nextEscalationAt: acknowledged ? null : (progress.escalation?.nextAt ?? null),
+      quietHoursDeliveries: progress.quietHours?.deliveries ?? 0,
+    };
+    if (finished || cancelled) return { cancelled: false, reason: 'the notification has finished', pending };
+    cancelled = true;
+    work.cancel();
+    return { cancelled: true, reason: null, pending };
+  });
 
   const sender = proxyActivities<HeraldActivities>(
     sendOptions(tuning.retry.email, tuning.heartbeatTimeoutMs),
@@ -69,9 +101,13 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
 
   const sendRange = async (range: IdRange): Promise<void> => {
     const retry = tuning.retry[range.channel];
+    const level = range.level > 0 ? ` (escalation ${range.level})` : '';
     try {
       await sender.sendBatch.executeWithOptions(
-        { ...sendOptions(retry, tuning.heartbeatTimeoutMs), summary: `${range.channel} → ${range.label}` },
+        {
+          ...sendOptions(retry, tuning.heartbeatTimeoutMs),
+          summary: `${range.channel} → ${range.label}${level}`,
+        },
         [
           {
             notificationId,
@@ -84,7 +120,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
         ],
       );
     } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
+      if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
       // Retries exhausted: the rows still open in this batch have failed for good.
       await bookkeeping.failUnsentDeliveries.executeWithOptions(
         { ...bookkeepingOptions, summary: `${range.channel} retries exhausted → ${range.label}` },
@@ -93,33 +129,152 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     }
   };
 
-  // Sliding window: at most maxConcurrentBatches batches in flight.
-  let inFlight = 0;
-  const batches: Promise<void>[] = [];
-  for (const range of prepared.ranges) {
-    await condition(() => inFlight < tuning.maxConcurrentBatches);
-    inFlight++;
-    batches.push(
-      sendRange(range).finally(() => {
-        inFlight--;
-        progress.batchesDone++;
-      }),
-    );
-  }
-  await Promise.all(batches);
+  /**
+   * Sends what may go now, and each group held back by quiet hours after one durable timer per
+   * distinct end time (recipients whose windows end together share it).
+   */
+  const sendRespectingQuietHours = async (ranges: IdRange[]): Promise<void> => {
+    const now = ranges.filter((r) => r.notBefore === null || Date.parse(r.notBefore) <= Date.now());
+    const later = new Map<string, IdRange[]>();
+    for (const range of ranges) {
+      if (now.includes(range)) continue;
+      later.set(range.notBefore!, [...(later.get(range.notBefore!) ?? []), range]);
+    }
+    const held = () => [...later.values()].flat();
+    const updateQuietHours = () => {
+      const waiting = held();
+      const next = [...later.keys()].sort()[0] ?? null;
+      progress.quietHours = waiting.length
+        ? { deliveries: waiting.reduce((n, r) => n + r.size, 0), nextAt: next }
+        : progress.quietHours && { deliveries: 0, nextAt: null };
+    };
+    updateQuietHours();
+    const waits = [...later.entries()].map(async ([until, group]) => {
+      await sleep(Math.max(0, Date.parse(until) - Date.now()), {
+        summary: `quiet hours: ${group.reduce((n, r) => n + r.size, 0)} deliveries wait until ${until}`,
+      });
+      later.delete(until);
+      updateQuietHours();
+      progress.phase = 'sending';
+      await sendAll(group);
+    });
+    await sendAll(now);
+    if (later.size > 0) progress.phase = 'waiting_quiet_hours';
+    await Promise.all(waits);
+  };
 
+  /** Sends ranges through a sliding window of at most maxConcurrentBatches batches in flight. */
+  const sendAll = async (ranges: IdRange[]): Promise<void> => {
+    progress.batchesTotal += ranges.length;
+    const batches: Promise<void>[] = [];
+    for (const range of ranges) {
+      await condition(() => inFlight < tuning.maxConcurrentBatches);
+      inFlight++;
+      batches.push(
+        sendRange(range).finally(() => {
+          inFlight--;
+          progress.batchesDone++;
+        }),
+      );
+    }
+    await Promise.all(batches);
+  };
+
+  const deliver = async (): Promise<void> => {
+    const prepared = await bookkeeping.prepareDeliveries.executeWithOptions(
+      { ...bookkeepingOptions, summary: `resolve audience of ${request.event}` },
+      [
+        {
+          notificationId,
+          tenantId,
+          request,
+          batchSize: tuning.batchSize,
+          quietHoursBypassHigh: tuning.quietHoursBypassHigh,
+        },
+      ],
+    );
+    progress.recipients = prepared.recipients;
+    progress.deliveries = prepared.deliveries;
+    progress.counts = prepared.counts;
+    progress.phase = 'sending';
+    await sendRespectingQuietHours(prepared.ranges);
+
+    for (const [index, level] of levels.entries()) {
+      progress.phase = 'waiting_ack';
+      progress.escalation = { level: index, levels: levels.length, nextAt: dueAt(level) };
+      const wait = Math.max(0, Date.parse(dueAt(level)) - Date.now());
+      const ackedInTime = await condition(() => acknowledged !== null, wait, {
+        summary: `escalation level ${index + 1} in ${level.afterSeconds}s unless acknowledged`,
+      });
+      if (ackedInTime) break;
+      progress.phase = 'sending';
+      const next = levels[index + 1];
+      progress.escalation = { level: index + 1, levels: levels.length, nextAt: next ? dueAt(next) : null };
+      const escalated = await bookkeeping.prepareDeliveries.executeWithOptions(
+        { ...bookkeepingOptions, summary: `escalation level ${index + 1}: resolve audience` },
+        [
+          {
+            notificationId,
+            tenantId,
+            request,
+            batchSize: tuning.batchSize,
+            level: index + 1,
+            quietHoursBypassHigh: tuning.quietHoursBypassHigh,
+            to:
+              level.recipients || level.groups
+                ? { recipients: level.recipients, groups: level.groups }
+                : request.to,
+            channels: level.channels,
+          },
+        ],
+      );
+      progress.deliveries += escalated.deliveries;
+      await sendRespectingQuietHours(escalated.ranges);
+    }
+  };
+
+  // Everything cancel must stop lives in this scope: batches, retries, escalation timers.
+  const work = new CancellationScope();
+  try {
+    await work.run(deliver);
+  } catch (error) {
+    if (!(cancelled && isCancellation(error))) throw error;
+  }
+
+  if (cancelled) {
+    const result = await CancellationScope.nonCancellable(() =>
+      bookkeeping.finishCancelled.executeWithOptions(
+        { ...bookkeepingOptions, summary: 'cancelled: skip what is left' },
+        [{ notificationId }],
+      ),
+    );
+    return end('cancelled', result.counts);
+  }
   progress.phase = 'finishing';
-  const finished = await bookkeeping.finishNotification.executeWithOptions(
+  const outcome = await bookkeeping.finishNotification.executeWithOptions(
     { ...bookkeepingOptions, summary: 'record final status' },
     [{ notificationId }],
   );
-  progress.counts = finished.counts;
-  progress.phase = finished.status;
-  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: finished.status }]);
-  return {
-    notificationId,
-    status: finished.status,
-    recipients: prepared.recipients,
-    counts: finished.counts,
-  };
+  return end(outcome.status, outcome.counts);
+
+  function end(
+    status: NotificationOutcome['status'],
+    counts: NotificationOutcome['counts'],
+  ): NotificationOutcome {
+    finished = true;
+    progress.counts = counts;
+    progress.phase = status;
+    if (progress.escalation) progress.escalation.nextAt = null;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
+    return { notificationId, status, recipients: progress.recipients, counts, acknowledged };
+  }
+}
+
+/** The levels in the order they fire, repeated `repeat` more times, each pass later than the last. */
+function expandLevels(levels: EscalationLevel[], repeat: number): EscalationLevel[] {
+  const pass = levels.reduce((max, l) => Math.max(max, l.afterSeconds), 0);
+  const sorted = [...levels].sort((a, b) => a.afterSeconds - b.afterSeconds);
+  return Array.from({ length: repeat + 1 }, (_, cycle) =>
+    sorted.map((l) => ({ ...l, afterSeconds: l.afterSeconds + cycle * pass })),
+  ).flat();
 }

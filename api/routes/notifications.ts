@@ -2,6 +2,9 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../deps';
 import { HttpError } from '../errors';
 import {
+  AckRequestSchema,
+  AckResultSchema,
+  CancelResultSchema,
   DeliveryQuerySchema,
   DeliverySchema,
   errorResponse,
@@ -16,6 +19,8 @@ import {
   pageOf,
 } from '../schemas';
 import {
+  acknowledgeNotification,
+  cancelNotification,
   createNotification,
   getNotificationView,
   listDeliveryPage,
@@ -69,6 +74,37 @@ const getNotificationRoute = createRoute({
   },
 });
 
+const notificationIdParams = z.object({
+  id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })),
+});
+
+const ackRoute = createRoute({
+  method: 'post',
+  path: '/v1/notifications/{id}/ack',
+  tags: ['notifications'],
+  summary: 'Acknowledge a notification: its escalation stops (answers at once whether the ack was accepted)',
+  request: { params: notificationIdParams, body: jsonBody(AckRequestSchema, 'Who acknowledges') },
+  responses: {
+    200: jsonResponse(AckResultSchema, 'Accepted, or not and why (e.g. already acknowledged)'),
+    400: errorResponse('Malformed request'),
+    404: errorResponse('No such notification'),
+    409: errorResponse('The notification has finished'),
+  },
+});
+
+const cancelRoute = createRoute({
+  method: 'post',
+  path: '/v1/notifications/{id}/cancel',
+  tags: ['notifications'],
+  summary: 'Cancel a notification: every pending batch, retry and escalation stops',
+  request: { params: notificationIdParams },
+  responses: {
+    200: jsonResponse(CancelResultSchema, 'Cancelled; what was still pending'),
+    404: errorResponse('No such notification'),
+    409: errorResponse('The notification has finished'),
+  },
+});
+
 const listNotificationsRoute = createRoute({
   method: 'get',
   path: '/v1/notifications',
@@ -119,6 +155,18 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
   .openapi(getNotificationRoute, async (c) => {
     const view = await getNotificationView(c.var.deps, c.var.tenantId, c.req.valid('param').id);
     return c.json(view, 200);
+  })
+  .openapi(ackRoute, async (c) => {
+    const result = await acknowledgeNotification(
+      c.var.deps,
+      c.var.tenantId,
+      c.req.valid('param').id,
+      c.req.valid('json').by,
+    );
+    return c.json(result, 200);
+  })
+  .openapi(cancelRoute, async (c) => {
+    return c.json(await cancelNotification(c.var.deps, c.var.tenantId, c.req.valid('param').id), 200);
   })
   .openapi(listNotificationsRoute, async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');

@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { notificationStateQuery, notificationWorkflowId, SEARCH_ATTRIBUTES } from '../../common/temporal';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  ackUpdate,
+  cancelUpdate,
+  notificationStateQuery,
+  notificationWorkflowId,
+  SEARCH_ATTRIBUTES,
+} from '../../common/temporal';
 import {
   CHANNELS,
+  type AckResult,
+  type CancelResult,
   type ChannelName,
   type ChannelRetryPolicy,
   type DeliveryTuning,
+  type NotificationPhase,
   type NotificationProgress,
   type NotificationRequest,
   type NotificationWorkflowInput,
@@ -45,6 +54,7 @@ export interface CreatedNotification {
 
 export function deliveryTuning(config: ApiConfig): DeliveryTuning {
   return {
+    quietHoursBypassHigh: config.QUIET_HOURS_HIGH_BYPASS === 'true',
     batchSize: config.BATCH_SIZE,
     maxConcurrentBatches: config.MAX_CONCURRENT_BATCHES,
     heartbeatTimeoutMs: config.SEND_HEARTBEAT_TIMEOUT_MS,
@@ -91,16 +101,38 @@ async function checkReferences(deps: ApiDeps, tenantId: string, request: Notific
       }
     }
   }
-  const groups = request.to.groups ?? [];
-  const knownGroups = await resolveGroupRefs(deps.db, tenantId, groups);
-  groups.forEach((g, i) => {
-    if (!knownGroups.has(g)) problems.push({ path: `to.groups[${i}]`, message: `unknown group '${g}'` });
-  });
-  const recipients = request.to.recipients ?? [];
-  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, recipients);
-  recipients.forEach((r, i) => {
-    if (!knownRecipients.has(r))
-      problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
+  const audiences: { path: string; groups?: string[]; recipients?: string[] }[] = [
+    { path: 'to', groups: request.to.groups, recipients: request.to.recipients },
+    ...(request.escalation?.levels ?? []).map((level, i) => ({
+      path: `escalation.levels[${i}]`,
+      groups: level.groups,
+      recipients: level.recipients,
+    })),
+  ];
+  const allGroups = audiences.flatMap((a) => a.groups ?? []);
+  const allRecipients = audiences.flatMap((a) => a.recipients ?? []);
+  const knownGroups = await resolveGroupRefs(deps.db, tenantId, allGroups);
+  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, allRecipients);
+  for (const audience of audiences) {
+    audience.groups?.forEach((g, i) => {
+      if (!knownGroups.has(g))
+        problems.push({ path: `${audience.path}.groups[${i}]`, message: `unknown group '${g}'` });
+    });
+    audience.recipients?.forEach((r, i) => {
+      if (!knownRecipients.has(r)) {
+        problems.push({ path: `${audience.path}.recipients[${i}]`, message: `unknown recipient '${r}'` });
+      }
+    });
+  }
+  request.escalation?.levels.forEach((level, i) => {
+    level.channels?.forEach((channel, j) => {
+      if (manifest && !deps.templates.supports(request.event, channel)) {
+        problems.push({
+          path: `escalation.levels[${i}].channels[${j}]`,
+          message: `event ${request.event} has no ${channel} template`,
+        });
+      }
+    });
   });
   if (problems.length > 0) throw validationFailed(problems);
 }
@@ -209,7 +241,17 @@ export interface RecipientState {
   name: string | null;
   deliveries: Pick<
     Delivery,
-    'channel' | 'address' | 'status' | 'attempts' | 'error' | 'providerMessageId' | 'sentAt' | 'updatedAt'
+    | 'level'
+    | 'notBefore'
+    | 'providerStatus'
+    | 'channel'
+    | 'address'
+    | 'status'
+    | 'attempts'
+    | 'error'
+    | 'providerMessageId'
+    | 'sentAt'
+    | 'updatedAt'
   >[];
 }
 
@@ -227,6 +269,14 @@ export interface NotificationView {
   recipients: RecipientState[];
   links: { self: string; temporalUi: string };
 }
+
+const FINAL_PHASES: NotificationPhase[] = ['completed', 'failed', 'cancelled'];
+
+/** The API's status of a notification in a workflow phase: `running | waiting_ack | completed | failed | cancelled`. */
+const publicStatus = (phase: NotificationPhase): string =>
+  phase === 'waiting_ack' || phase === 'waiting_quiet_hours' || FINAL_PHASES.includes(phase)
+    ? phase
+    : 'running';
 
 /** A running notification answers from its workflow's query; a finished one from the database. */
 export async function getNotificationView(
@@ -256,7 +306,10 @@ export async function getNotificationView(
     };
     state.deliveries.push({
       channel: d.channel,
+      level: d.level,
+      notBefore: d.notBefore,
       address: d.address,
+      providerStatus: d.providerStatus,
       status: d.status,
       attempts: d.attempts,
       error: d.error,
@@ -266,19 +319,17 @@ export async function getNotificationView(
     });
     byRecipient.set(d.recipientKey, state);
   }
-  const live = progress && progress.phase !== 'completed' && progress.phase !== 'failed';
+  const live = progress !== null && !FINAL_PHASES.includes(progress.phase);
   return {
     id: record.id,
     workflowId: record.workflowId,
     event: record.event,
     priority: record.priority,
-    status: live
-      ? 'running'
-      : progress
-        ? progress.phase
-        : record.status === 'accepted'
-          ? 'running'
-          : record.status,
+    status: progress
+      ? publicStatus(progress.phase)
+      : record.status === 'accepted'
+        ? 'running'
+        : record.status,
     createdAt: record.createdAt,
     completedAt: record.completedAt,
     source: progress ? 'workflow' : 'database',
@@ -344,4 +395,52 @@ export async function listDeliveryPage(
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { items: page, nextCursor: rows.length > limit && last ? encodeCursor({ id: last.id }) : null };
+}
+
+/** Sends the `ack` update; a finished notification cannot be acknowledged any more (409). */
+export async function acknowledgeNotification(
+  deps: ApiDeps,
+  tenantId: string,
+  id: string,
+  by: string,
+): Promise<AckResult> {
+  const record = await getNotification(deps.db, tenantId, id);
+  if (!record) throw notFound(`notification ${id}`);
+  try {
+    return await deps.temporal.workflow
+      .getHandle(record.workflowId)
+      .executeUpdate(ackUpdate, { args: [{ by }] });
+  } catch (error) {
+    throw finishedConflict(error, record.id);
+  }
+}
+
+/** Sends the `cancel` update and answers with what was still pending; a finished notification is a 409. */
+export async function cancelNotification(deps: ApiDeps, tenantId: string, id: string): Promise<CancelResult> {
+  const record = await getNotification(deps.db, tenantId, id);
+  if (!record) throw notFound(`notification ${id}`);
+  try {
+    const result = await deps.temporal.workflow.getHandle(record.workflowId).executeUpdate(cancelUpdate);
+    if (!result.cancelled)
+      throw new HttpError(409, 'notification_finished', `notification ${id} has already finished`);
+    return result;
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw finishedConflict(error, record.id);
+  }
+}
+
+/** An update to a closed workflow fails; that means the notification had finished. */
+function finishedConflict(error: unknown, id: string): HttpError {
+  if (
+    error instanceof WorkflowNotFoundError ||
+    /completed|closed|not found/i.test((error as Error).message)
+  ) {
+    return new HttpError(409, 'notification_finished', `notification ${id} has already finished`);
+  }
+  return new HttpError(
+    503,
+    'temporal_unavailable',
+    `could not reach the notification workflow: ${(error as Error).message}`,
+  );
 }

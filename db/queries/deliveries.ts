@@ -9,6 +9,10 @@ export interface Delivery {
   externalId: string | null;
   recipientName: string | null;
   channel: string;
+  /** 0 for the notification itself, 1… for its escalation levels. */
+  level: number;
+  /** Not to be sent before this (the end of the recipient's quiet hours). */
+  notBefore: string | null;
   address: string;
   status: DeliveryStatus;
   attempts: number;
@@ -28,6 +32,8 @@ interface DeliveryRow {
   external_id: string | null;
   recipient_name: string | null;
   channel: string;
+  level: number;
+  not_before: Date | null;
   address: string;
   status: DeliveryStatus;
   attempts: number;
@@ -47,6 +53,8 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   externalId: row.external_id,
   recipientName: row.recipient_name,
   channel: row.channel,
+  level: row.level,
+  notBefore: row.not_before?.toISOString() ?? null,
   address: row.address,
   status: row.status,
   attempts: row.attempts,
@@ -70,6 +78,8 @@ export interface ResolveAudience {
   emails: string[];
   phones: string[];
   channels: ChannelName[];
+  /** 0 for the notification itself, 1… for escalation levels. */
+  level: number;
 }
 
 /**
@@ -121,23 +131,33 @@ export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promi
          CROSS JOIN unnest(ARRAY['sms', 'whatsapp']) AS c WHERE c = ANY($7::text[])
      )
      INSERT INTO deliveries (notification_id, tenant_id, event, recipient_key, external_id, recipient_name,
-                             channel, address, status, error)
+                             channel, address, status, error, level)
      SELECT $5::uuid, $1, $6, external_id, external_id, name, channel, COALESCE(address, ''),
             CASE WHEN address IS NULL THEN 'skipped' ELSE 'pending' END,
             CASE WHEN address IS NULL THEN
               CASE channel WHEN 'email' THEN 'no email address' WHEN 'sms' THEN 'no phone number'
                            WHEN 'whatsapp' THEN 'no WhatsApp number' WHEN 'push' THEN 'no push subscription' END
-            END
+            END, $9::int
        FROM people WHERE NOT (channel = 'webhook' AND address IS NULL)
      UNION ALL
-     SELECT $5::uuid, $1, $6, r.recipient_key, NULL, NULL, r.channel, r.address, 'pending', NULL FROM raw r
+     SELECT $5::uuid, $1, $6, r.recipient_key, NULL, NULL, r.channel, r.address, 'pending', NULL, $9::int FROM raw r
       WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.channel = r.channel AND p.address = r.address)
      UNION ALL
-     SELECT $5::uuid, $1, $6, 'webhook:' || w.id, NULL, NULL, 'webhook', w.url, 'pending', NULL
+     SELECT $5::uuid, $1, $6, 'webhook:' || w.id, NULL, NULL, 'webhook', w.url, 'pending', NULL, $9::int
        FROM webhook_endpoints w
       WHERE w.tenant_id = $1 AND w.external_id IS NULL AND w.disabled_at IS NULL AND 'webhook' = ANY($7::text[])
      ON CONFLICT ON CONSTRAINT deliveries_delivery_key DO NOTHING`,
-    [a.tenantId, a.recipientIds, a.groupKeys, a.emails, a.notificationId, a.event, a.channels, a.phones],
+    [
+      a.tenantId,
+      a.recipientIds,
+      a.groupKeys,
+      a.emails,
+      a.notificationId,
+      a.event,
+      a.channels,
+      a.phones,
+      a.level,
+    ],
   );
 }
 
@@ -146,35 +166,39 @@ export async function openDeliveryRanges(
   db: Queryable,
   notificationId: string,
   batchSize: number,
+  level = 0,
 ): Promise<{ ranges: IdRange[]; recipients: number; deliveries: number }> {
   const ranges = await db.query<{
     channel: ChannelName;
+    not_before: Date | null;
     from_id: string;
     to_id: string;
     size: string;
     label: string;
   }>(
-    `SELECT channel, min(id) AS from_id, max(id) AS to_id, count(*) AS size,
+    `SELECT channel, not_before, min(id) AS from_id, max(id) AS to_id, count(*) AS size,
             CASE WHEN count(*) <= 3 THEN string_agg(who, ', ' ORDER BY id)
                  ELSE (array_agg(who ORDER BY id))[1] || ' … '
                       || (array_agg(who ORDER BY id DESC))[1]
                       || ' (' || count(*) || ' recipients)' END AS label
      FROM (
-       SELECT id, channel,
+       SELECT id, channel, not_before,
               CASE WHEN channel IN ('push', 'inapp') THEN COALESCE(external_id, address) ELSE address END AS who,
-              (row_number() OVER (PARTITION BY channel ORDER BY id) - 1) / $2 AS bucket
-         FROM deliveries WHERE notification_id = $1 AND status = ANY($3::text[])
-     ) b GROUP BY channel, bucket ORDER BY min(id)`,
-    [notificationId, batchSize, OPEN_STATUSES],
+              (row_number() OVER (PARTITION BY channel, not_before ORDER BY id) - 1) / $2 AS bucket
+         FROM deliveries WHERE notification_id = $1 AND level = $4 AND status = ANY($3::text[])
+     ) b GROUP BY channel, not_before, bucket ORDER BY not_before NULLS FIRST, min(id)`,
+    [notificationId, batchSize, OPEN_STATUSES, level],
   );
   const totals = await db.query<{ recipients: string; deliveries: string }>(
     `SELECT count(DISTINCT recipient_key) AS recipients, count(*) AS deliveries FROM deliveries
-      WHERE notification_id = $1`,
-    [notificationId],
+      WHERE notification_id = $1 AND level = $2`,
+    [notificationId, level],
   );
   return {
     ranges: ranges.rows.map((r) => ({
       channel: r.channel,
+      level,
+      notBefore: r.not_before?.toISOString() ?? null,
       fromId: String(r.from_id),
       toId: String(r.to_id),
       size: Number(r.size),
@@ -183,6 +207,48 @@ export async function openDeliveryRanges(
     recipients: Number(totals.rows[0]?.recipients ?? 0),
     deliveries: Number(totals.rows[0]?.deliveries ?? 0),
   };
+}
+
+/** Channels that wait for the end of quiet hours; the inbox and webhooks are silent, so they do not. */
+export const QUIET_CHANNELS: ChannelName[] = ['email', 'push', 'sms', 'whatsapp'];
+
+export interface QuietHoursCandidate {
+  id: string;
+  quietHours: { start: string; end: string };
+  timezone: string | null;
+}
+
+/** A page of a notification level's pending deliveries whose recipient keeps quiet hours, by id. */
+export async function quietHoursCandidates(
+  db: Queryable,
+  notificationId: string,
+  level: number,
+  afterId: string,
+  limit: number,
+): Promise<QuietHoursCandidate[]> {
+  const result = await db.query<{
+    id: string;
+    quiet_hours: { start: string; end: string };
+    timezone: string | null;
+  }>(
+    `SELECT d.id, r.quiet_hours, r.timezone FROM deliveries d
+       JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
+      WHERE d.notification_id = $1 AND d.level = $2 AND d.status = 'pending' AND d.channel = ANY($3::text[])
+        AND r.quiet_hours IS NOT NULL AND d.id > $4
+      ORDER BY d.id LIMIT $5`,
+    [notificationId, level, QUIET_CHANNELS, afterId, limit],
+  );
+  return result.rows.map((r) => ({ id: String(r.id), quietHours: r.quiet_hours, timezone: r.timezone }));
+}
+
+/** Sets when each delivery may go out, in one statement. */
+export async function setNotBefore(db: Queryable, updates: { id: string; notBefore: Date }[]): Promise<void> {
+  if (updates.length === 0) return;
+  await db.query(
+    `UPDATE deliveries d SET not_before = u.not_before, updated_at = now()
+       FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, not_before) WHERE d.id = u.id`,
+    [updates.map((u) => u.id), updates.map((u) => u.notBefore)],
+  );
 }
 
 /** Claims the open rows of a range for a send attempt: they become `sending` and count one more attempt. */
@@ -219,6 +285,20 @@ export async function markDeliveryUnsent(
     `UPDATE deliveries SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status <> 'sent'`,
     [id, status, error],
   );
+}
+
+/** Ends every still-open delivery of a notification as skipped (it was cancelled); returns how many. */
+export async function skipOpenDeliveries(
+  db: Queryable,
+  notificationId: string,
+  reason: string,
+): Promise<number> {
+  const result = await db.query(
+    `UPDATE deliveries SET status = 'skipped', error = $2, updated_at = now()
+      WHERE notification_id = $1 AND status = ANY($3::text[])`,
+    [notificationId, reason, OPEN_STATUSES],
+  );
+  return result.rowCount ?? 0;
 }
 
 /** Ends every still-open row of a range as failed (retries exhausted); returns how many. */

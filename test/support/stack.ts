@@ -174,7 +174,7 @@ export async function waitForNotification(stack: Stack, id: string, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { body } = await stack.api('GET', `/v1/notifications/${id}`);
-    if (body?.status && !['running', 'accepted'].includes(body.status)) return body;
+    if (['completed', 'failed', 'cancelled'].includes(body?.status)) return body;
     if (Date.now() > deadline) {
       throw new Error(
         `notification ${id} still ${body?.status} after ${timeoutMs} ms; ${await diagnose(stack, `notification-${id}`)}`,
