@@ -2,6 +2,9 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { ERROR_TYPES } from '../common/errors';
 import { quietHoursEnd } from '../common/quiet-hours';
+import { applyPolicyOutcomes, failoverChains, policyRowsPage, wakeStandbys, type PolicyRow } from '../db/queries/policies';
+import { loadPreferencesFor } from '../db/queries/preferences';
+import { decideForRecipient, nextInChain } from './policies';
 import type {
   Audience,
   ChannelName,
@@ -93,6 +96,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
       channels,
       level,
     });
+    await applyRecipientPolicies(input.notificationId, input.tenantId, level, request);
     const bypass =
       request.priority === 'critical' || (request.priority === 'high' && input.quietHoursBypassHigh);
     if (!bypass) await deferForQuietHours(input.notificationId, level, Date.now());
@@ -109,6 +113,55 @@ export function createNotificationActivities(deps: ActivityDeps) {
       ranges,
       counts: await countDeliveriesByStatus(db, input.notificationId),
     };
+  }
+
+  /** Preferences, digests and failover, one page of recipients at a time (an audience is never loaded whole). */
+  async function applyRecipientPolicies(
+    notificationId: string,
+    tenantId: string,
+    level: number,
+    request: NotificationRequest,
+  ): Promise<void> {
+    const context = {
+      event: request.event,
+      category: templates.manifest(request.event)?.category ?? null,
+      priority: request.priority,
+      data: request.data,
+    };
+    let after = '';
+    for (;;) {
+      const rows = await policyRowsPage(db, notificationId, level, after, 500);
+      if (rows.length === 0) return;
+      const byRecipient = new Map<string, PolicyRow[]>();
+      for (const row of rows) byRecipient.set(row.externalId, [...(byRecipient.get(row.externalId) ?? []), row]);
+      const preferences = await loadPreferencesFor(db, tenantId, [...byRecipient.keys()]);
+      const addressOf = new Map(rows.map((r) => [r.id, r.address]));
+      const outcomes = [...byRecipient].flatMap(([externalId, own]) =>
+        decideForRecipient(own, preferences.get(externalId) ?? { own: null, groups: [] }, context),
+      );
+      // Most rows stay pending at their address: only the changed ones are written.
+      const changed = outcomes.filter((o) => o.status !== 'pending' || o.address !== addressOf.get(o.id));
+      await applyPolicyOutcomes(db, notificationId, changed, request.data);
+      after = rows[rows.length - 1]!.externalId;
+    }
+  }
+
+  /**
+   * After a round of sends: wakes the next link of each failover chain whose current link failed
+   * for good, and returns the batches of the woken deliveries.
+   */
+  async function wakeFailover(input: {
+    notificationId: string;
+    level: number;
+    batchSize: number;
+  }): Promise<{ ranges: IdRange[] }> {
+    const chains = await failoverChains(db, input.notificationId, input.level);
+    const wakes = chains.flatMap((chain) => nextInChain(chain) ?? []);
+    await wakeStandbys(db, wakes);
+    if (wakes.length === 0) return { ranges: [] };
+    const woken = wakes.map((w) => w.id);
+    const { ranges } = await openDeliveryRanges(db, input.notificationId, input.batchSize, input.level, woken);
+    return { ranges };
   }
 
   /**
@@ -254,7 +307,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
     return { status, counts };
   }
 
-  return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification, finishCancelled };
+  return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification, finishCancelled, wakeFailover };
 }
 
 /**

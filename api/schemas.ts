@@ -134,6 +134,7 @@ export const DeliverySchema = z
     channel: z.string(),
     level: z.number().int().openapi({ description: '0: the notification; 1…: its escalation levels' }),
     notBefore: z.string().nullable().openapi({ description: 'held back until then by quiet hours' }),
+    failoverFrom: z.string().nullable().openapi({ description: 'the channel whose permanent failure made this one go out' }),
     address: z.string(),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
@@ -214,6 +215,7 @@ export const NotificationViewSchema = z
             channel: true,
             level: true,
             notBefore: true,
+            failoverFrom: true,
             address: true,
             providerStatus: true,
             status: true,
@@ -295,7 +297,25 @@ export const RecipientInputSchema = z
       .openapi({ example: 'Africa/Harare' }),
     locale: z.string().max(35).nullable().optional(),
     quietHours: z.object({ start: hhmm, end: hhmm }).strict().nullable().optional(),
-    digest: z.record(z.string(), z.unknown()).nullable().optional(),
+    digest: z
+      .object({
+        events: z.array(z.string().min(1).max(200)).max(100).openapi({ description: 'event keys or category:<name>' }),
+        frequency: z.enum(['hourly', 'daily', 'weekly']).default('daily'),
+        hour: z.number().int().min(0).max(23).optional(),
+        weekday: z.number().int().min(0).max(6).optional(),
+      })
+      .strict()
+      .nullable()
+      .optional()
+      .openapi({ description: 'events taken as a digest instead of one message each' }),
+    failover: z
+      .array(z.enum(CHANNELS))
+      .min(2)
+      .max(CHANNELS.length)
+      .refine((list) => new Set(list).size === list.length, 'each channel at most once')
+      .nullable()
+      .optional()
+      .openapi({ example: ['push', 'sms', 'email'], description: 'try these in order; each permanent failure moves on' }),
   })
   .strict()
   .openapi('RecipientInput');
@@ -311,6 +331,7 @@ export const RecipientSchema = z
     locale: z.string().nullable(),
     quietHours: z.object({ start: z.string(), end: z.string() }).nullable(),
     digest: z.unknown(),
+    failover: z.array(z.string()).nullable(),
     groups: z.array(z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -284,6 +284,7 @@ const RECIPIENT_FIELDS = [
   'locale',
   'quietHours',
   'digest',
+  'failover',
 ] as const;
 
 async function applyRecipient(db: Queryable, tenantId: string, entry: RecipientEntry): Promise<Change> {
@@ -312,6 +313,7 @@ function mergeRecipient(entry: RecipientEntry, stored: Recipient | null): Recipi
     locale: pick('locale'),
     quietHours: pick('quietHours'),
     digest: pick('digest'),
+    failover: pick('failover'),
   };
 }
 

@@ -64,7 +64,8 @@ describe('recipients and groups over the API', () => {
         timezone: 'Africa/Harare',
         locale: 'en-ZW',
         quietHours: { start: '22:00', end: '07:00' },
-        digest: { frequency: 'daily' },
+        digest: { events: ['job.succeeded', 'category:orders'], frequency: 'daily', hour: 8 },
+        failover: ['push', 'sms', 'email'],
       };
       const created = await putRecipient(id, full);
       expect(created.status).toBe(201);
@@ -92,6 +93,7 @@ describe('recipients and groups over the API', () => {
         locale: null,
         quietHours: null,
         digest: null,
+        failover: null,
         groups: [],
         createdAt: created.body.createdAt,
         updatedAt: expect.any(String),

@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -180,6 +181,20 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     await Promise.all(batches);
   };
 
+  /** Each permanent failure in a recipient's failover chain wakes the next channel, until none is left. */
+  const failover = async (level: number): Promise<void> => {
+    // Runs that started before failover existed replay without these activities.
+    if (!patched('failover-chains')) return;
+    for (;;) {
+      const woken = await bookkeeping.wakeFailover.executeWithOptions(
+        { ...bookkeepingOptions, summary: 'failover: wake the next channel of failed chains' },
+        [{ notificationId, level, batchSize: tuning.batchSize }],
+      );
+      if (woken.ranges.length === 0) return;
+      await sendAll(woken.ranges);
+    }
+  };
+
   const deliver = async (): Promise<void> => {
     const prepared = await bookkeeping.prepareDeliveries.executeWithOptions(
       { ...bookkeepingOptions, summary: `resolve audience of ${request.event}` },
@@ -198,6 +213,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     progress.counts = prepared.counts;
     progress.phase = 'sending';
     await sendRespectingQuietHours(prepared.ranges);
+    await failover(0);
 
     for (const [index, level] of levels.entries()) {
       progress.phase = 'waiting_ack';
@@ -230,6 +246,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       );
       progress.deliveries += escalated.deliveries;
       await sendRespectingQuietHours(escalated.ranges);
+      await failover(index + 1);
     }
   };
 

@@ -243,6 +243,7 @@ export interface RecipientState {
     Delivery,
     | 'level'
     | 'notBefore'
+    | 'failoverFrom'
     | 'providerStatus'
     | 'channel'
     | 'address'
@@ -308,6 +309,7 @@ export async function getNotificationView(
       channel: d.channel,
       level: d.level,
       notBefore: d.notBefore,
+      failoverFrom: d.failoverFrom,
       address: d.address,
       providerStatus: d.providerStatus,
       status: d.status,

@@ -13,6 +13,8 @@ export interface Delivery {
   level: number;
   /** Not to be sent before this (the end of the recipient's quiet hours). */
   notBefore: string | null;
+  /** The channel whose permanent failure made this one go out (failover). */
+  failoverFrom: string | null;
   address: string;
   status: DeliveryStatus;
   attempts: number;
@@ -34,6 +36,7 @@ interface DeliveryRow {
   channel: string;
   level: number;
   not_before: Date | null;
+  failover_from: string | null;
   address: string;
   status: DeliveryStatus;
   attempts: number;
@@ -55,6 +58,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   channel: row.channel,
   level: row.level,
   notBefore: row.not_before?.toISOString() ?? null,
+  failoverFrom: row.failover_from,
   address: row.address,
   status: row.status,
   attempts: row.attempts,
@@ -167,6 +171,7 @@ export async function openDeliveryRanges(
   notificationId: string,
   batchSize: number,
   level = 0,
+  onlyIds: string[] | null = null,
 ): Promise<{ ranges: IdRange[]; recipients: number; deliveries: number }> {
   const ranges = await db.query<{
     channel: ChannelName;
@@ -186,8 +191,9 @@ export async function openDeliveryRanges(
               CASE WHEN channel IN ('push', 'inapp') THEN COALESCE(external_id, address) ELSE address END AS who,
               (row_number() OVER (PARTITION BY channel, not_before ORDER BY id) - 1) / $2 AS bucket
          FROM deliveries WHERE notification_id = $1 AND level = $4 AND status = ANY($3::text[])
+          AND ($5::bigint[] IS NULL OR id = ANY($5::bigint[]))
      ) b GROUP BY channel, not_before, bucket ORDER BY not_before NULLS FIRST, min(id)`,
-    [notificationId, batchSize, OPEN_STATUSES, level],
+    [notificationId, batchSize, OPEN_STATUSES, level, onlyIds],
   );
   const totals = await db.query<{ recipients: string; deliveries: string }>(
     `SELECT count(DISTINCT recipient_key) AS recipients, count(*) AS deliveries FROM deliveries

@@ -17,6 +17,8 @@ export interface Recipient {
   locale: string | null;
   quietHours: QuietHours | null;
   digest: unknown;
+  /** Ordered channels for failover, e.g. ['push', 'sms', 'email']. */
+  failover: string[] | null;
   groups: string[];
   createdAt: string;
   updatedAt: string;
@@ -34,6 +36,7 @@ interface RecipientRow {
   locale: string | null;
   quiet_hours: QuietHours | null;
   digest: unknown;
+  failover: string[] | null;
   groups: string[] | null;
   created_at: Date;
   updated_at: Date;
@@ -49,6 +52,7 @@ const toRecipient = (row: RecipientRow): Recipient => ({
   locale: row.locale,
   quietHours: row.quiet_hours,
   digest: row.digest,
+  failover: row.failover,
   groups: row.groups ?? [],
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
@@ -68,12 +72,13 @@ export async function upsertRecipient(
   input: RecipientInput,
 ): Promise<{ recipient: Recipient; created: boolean }> {
   const result = await db.query<{ created: boolean }>(
-    `INSERT INTO recipients (tenant_id, external_id, name, email, phone, whatsapp, timezone, locale, quiet_hours, digest)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    `INSERT INTO recipients (tenant_id, external_id, name, email, phone, whatsapp, timezone, locale, quiet_hours, digest,
+                             failover)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (tenant_id, external_id) DO UPDATE SET
        name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone, whatsapp = EXCLUDED.whatsapp,
        timezone = EXCLUDED.timezone, locale = EXCLUDED.locale, quiet_hours = EXCLUDED.quiet_hours,
-       digest = EXCLUDED.digest, updated_at = now()
+       digest = EXCLUDED.digest, failover = EXCLUDED.failover, updated_at = now()
      RETURNING (xmax = 0) AS created`,
     [
       tenantId,
@@ -86,6 +91,7 @@ export async function upsertRecipient(
       input.locale ?? null,
       input.quietHours ? JSON.stringify(input.quietHours) : null,
       input.digest === undefined || input.digest === null ? null : JSON.stringify(input.digest),
+      input.failover ?? null,
     ],
   );
   const recipient = await getRecipient(db, tenantId, externalId);

@@ -46,6 +46,17 @@ export interface MailSinkOptions {
   maxMessages?: number; // keep at most this many in memory (default 1000, oldest dropped)
   /** Count messages without parsing or keeping them (benchmarks: parsing would be the bottleneck). */
   countOnly?: boolean;
+  /**
+   * Keep only each message's envelope recipients and Message-ID, read from the raw header block
+   * without parsing (large tests: who got what, exactly once, without holding whole messages).
+   */
+  envelopesOnly?: boolean;
+}
+
+/** What `envelopesOnly` keeps of one accepted message. */
+export interface ReceivedEnvelope {
+  envelopeTo: string[]; // RCPT TO addresses, lower-cased
+  messageId: string; // Message-ID header value, e.g. "<abc@herald>" ('' if none)
 }
 
 export interface MailSink {
@@ -56,6 +67,8 @@ export interface MailSink {
   messages(): ReceivedMail[]; // copies, arrival order
   /** How many messages were accepted since start (also with countOnly). */
   receivedCount(): number;
+  /** With envelopesOnly: each accepted message's envelope recipients and Message-ID, arrival order (copies). */
+  envelopes(): ReceivedEnvelope[];
   clear(): void;
   waitFor(predicate: (all: ReceivedMail[]) => boolean, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
@@ -88,6 +101,8 @@ const errorMessage = (error: unknown): string => (error instanceof Error ? error
 
 class MailStore {
   private mails: ReceivedMail[] = [];
+  /** With envelopesOnly: every accepted message's envelope, never trimmed to maxMessages. */
+  private envelopeList: ReceivedEnvelope[] = [];
   // Ids keep counting across clear() so a /messages/<id> link never points at a different mail.
   private nextId = 1;
   private readonly rcptAttempts = new Map<string, number>();
@@ -105,6 +120,14 @@ class MailStore {
     if (this.mails.length > this.maxMessages) this.mails.splice(0, this.mails.length - this.maxMessages);
     this.changes.emit('change');
     return stored;
+  }
+
+  addEnvelope(envelope: ReceivedEnvelope): void {
+    this.envelopeList.push(envelope);
+  }
+
+  envelopes(): ReceivedEnvelope[] {
+    return this.envelopeList.map((e) => ({ envelopeTo: [...e.envelopeTo], messageId: e.messageId }));
   }
 
   /** Counts this RCPT TO for the address and returns the count, starting at 1. */
@@ -125,6 +148,7 @@ class MailStore {
 
   clear(): void {
     this.mails = [];
+    this.envelopeList = [];
     this.rcptAttempts.clear();
     this.changes.emit('change');
   }
@@ -216,6 +240,22 @@ function decodedHeaderText(value: unknown): string | undefined {
 const isAddressObject = (value: unknown): value is AddressObject =>
   typeof value === 'object' && value !== null && 'text' in value && 'value' in value;
 
+/**
+ * The Message-ID header read straight from the raw message: the header block up to the first blank
+ * line, unfolded, first `Message-ID:` line (any case). '' if there is none.
+ */
+function rawMessageId(raw: Buffer): string {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  const headerBlock = raw.subarray(0, ends.length ? Math.min(...ends) : raw.length).toString('utf8');
+  for (const line of headerBlock.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const match = /^message-id[ \t]*:(.*)$/i.exec(line);
+    if (match) return match[1]!.trim();
+  }
+  return '';
+}
+
 const rawHeaderValue = (line: string): string =>
   line
     .slice(line.indexOf(':') + 1)
@@ -306,7 +346,10 @@ function receiveData(
       return;
     }
     store.received++;
-    if (options.countOnly) {
+    if (options.envelopesOnly) {
+      store.addEnvelope({ envelopeTo: envelope.envelopeTo, messageId: rawMessageId(Buffer.concat(chunks)) });
+    }
+    if (options.countOnly || options.envelopesOnly) {
       replyAfterDelay(options.dataDelayMs ?? 0, pendingReplies, () => answer());
       return;
     }
@@ -617,6 +660,7 @@ export async function startMailSink(options: MailSinkOptions = {}): Promise<Mail
     webUrl: httpPort === null ? null : `http://${hostForUrl(host)}:${httpPort}`,
     messages: () => store.all(),
     receivedCount: () => store.received,
+    envelopes: () => store.envelopes(),
     clear: () => store.clear(),
     waitFor: (predicate, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS) => waitForMails(store, predicate, timeoutMs),
     close,
