@@ -2,7 +2,14 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { ERROR_TYPES } from '../common/errors';
 import { quietHoursEnd } from '../common/quiet-hours';
-import { applyPolicyOutcomes, failoverChains, policyRowsPage, wakeStandbys, type PolicyRow } from '../db/queries/policies';
+import {
+  applyPolicyOutcomes,
+  failoverChains,
+  policyRowsPage,
+  tenantHasPolicies,
+  wakeStandbys,
+  type PolicyRow,
+} from '../db/queries/policies';
 import { loadPreferencesFor } from '../db/queries/preferences';
 import { decideForRecipient, nextInChain } from './policies';
 import type {
@@ -128,12 +135,14 @@ export function createNotificationActivities(deps: ActivityDeps) {
       priority: request.priority,
       data: request.data,
     };
+    if (!(await tenantHasPolicies(db, tenantId))) return;
     let after = '';
     for (;;) {
       const rows = await policyRowsPage(db, notificationId, level, after, 500);
       if (rows.length === 0) return;
       const byRecipient = new Map<string, PolicyRow[]>();
-      for (const row of rows) byRecipient.set(row.externalId, [...(byRecipient.get(row.externalId) ?? []), row]);
+      for (const row of rows)
+        byRecipient.set(row.externalId, [...(byRecipient.get(row.externalId) ?? []), row]);
       const preferences = await loadPreferencesFor(db, tenantId, [...byRecipient.keys()]);
       const addressOf = new Map(rows.map((r) => [r.id, r.address]));
       const outcomes = [...byRecipient].flatMap(([externalId, own]) =>
@@ -160,7 +169,13 @@ export function createNotificationActivities(deps: ActivityDeps) {
     await wakeStandbys(db, wakes);
     if (wakes.length === 0) return { ranges: [] };
     const woken = wakes.map((w) => w.id);
-    const { ranges } = await openDeliveryRanges(db, input.notificationId, input.batchSize, input.level, woken);
+    const { ranges } = await openDeliveryRanges(
+      db,
+      input.notificationId,
+      input.batchSize,
+      input.level,
+      woken,
+    );
     return { ranges };
   }
 
@@ -307,7 +322,14 @@ export function createNotificationActivities(deps: ActivityDeps) {
     return { status, counts };
   }
 
-  return { prepareDeliveries, sendBatch, failUnsentDeliveries, finishNotification, finishCancelled, wakeFailover };
+  return {
+    prepareDeliveries,
+    sendBatch,
+    failUnsentDeliveries,
+    finishNotification,
+    finishCancelled,
+    wakeFailover,
+  };
 }
 
 /**

@@ -27,8 +27,14 @@ export function decideForRecipient(
   context: PolicyContext,
 ): PolicyOutcome[] {
   const outcomes = rows.map((row): PolicyOutcome => {
-    const decision = resolveChannelDecision({ ...preferences, ...context, channel: row.channel, address: row.address || null });
-    if (!decision.send) return { id: row.id, status: 'skipped', reason: decision.reason, address: row.address };
+    const decision = resolveChannelDecision({
+      ...preferences,
+      ...context,
+      channel: row.channel,
+      address: row.address || null,
+    });
+    if (!decision.send)
+      return { id: row.id, status: 'skipped', reason: decision.reason, address: row.address };
     const address = decision.address ?? row.address;
     if (takesAsDigest(row, context) && DIGESTIBLE.includes(row.channel)) {
       return { id: row.id, status: 'digested', reason: 'in the next digest', address };
@@ -52,7 +58,10 @@ function takesAsDigest(row: PolicyRow, context: PolicyContext): boolean {
   if (context.priority === 'critical') return false;
   const events = row.digest?.events;
   if (!Array.isArray(events)) return false;
-  return events.includes(context.event) || (context.category !== null && events.includes(`${CATEGORY_PREFIX}${context.category}`));
+  return (
+    events.includes(context.event) ||
+    (context.category !== null && events.includes(`${CATEGORY_PREFIX}${context.category}`))
+  );
 }
 
 /**

@@ -119,15 +119,6 @@ describe('fan-out at scale', () => {
       [prefix, RECIPIENTS],
     );
 
-    const orig = stack.db.query.bind(stack.db) as (...a: unknown[]) => Promise<unknown>;
-    const slow: string[] = [];
-    (stack.db as unknown as { query: unknown }).query = async (...a: unknown[]) => {
-      const t = performance.now();
-      try { return await orig(...a); } finally {
-        const d = performance.now() - t;
-        if (d > 200) slow.push(`${d.toFixed(0)}ms ${String(typeof a[0] === 'string' ? a[0] : JSON.stringify(a[0])).replace(/\s+/g, ' ').slice(0, 300)}`);
-      }
-    };
     const start = performance.now();
     const created = await stack.api('POST', '/v1/notifications', {
       event: 'ticket.assigned',
@@ -137,21 +128,6 @@ describe('fan-out at scale', () => {
     });
     expect(created.status).toBe(202);
     const id: string = created.body.id;
-    await stack.client.workflow.getHandle(created.body.workflowId).result();
-    console.log('workflow done', (performance.now() - start) / 1000, '\n' + slow.join('\n'));
-    {
-      const evs = (await stack.client.workflow.getHandle(created.body.workflowId).fetchHistory()).events ?? [];
-      const t = (e: (typeof evs)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-      const t0 = t(evs[0]!);
-      const sched = new Map<string, { name: string; at: number }>();
-      const lines: string[] = [];
-      for (const e of evs) {
-        if (e.activityTaskScheduledEventAttributes) sched.set(String(e.eventId), { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '', at: t(e) });
-        const c = e.activityTaskCompletedEventAttributes;
-        if (c) { const s0 = sched.get(String(c.scheduledEventId))!; lines.push(`${s0.name} ${((s0.at - t0) / 1000).toFixed(1)}s +${((t(e) - s0.at) / 1000).toFixed(1)}s`); }
-      }
-      console.log(lines.join('\n'));
-    }
     const view = await waitForNotification(stack, id, 300_000);
     const seconds = (performance.now() - start) / 1000;
     expect(view.status).toBe('completed');

@@ -1,6 +1,18 @@
 import type { ChannelName } from '../../common/types';
 import type { Queryable } from './recipients';
 
+/** Whether any recipient policy exists in the tenant; when none does, resolution skips the per-recipient pass. */
+export async function tenantHasPolicies(db: Queryable, tenantId: string): Promise<boolean> {
+  const result = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM preferences WHERE tenant_id = $1)
+         OR EXISTS (SELECT 1 FROM group_preferences WHERE tenant_id = $1)
+         OR EXISTS (SELECT 1 FROM recipients WHERE tenant_id = $1 AND (digest IS NOT NULL OR failover IS NOT NULL))
+       AS any`,
+    [tenantId],
+  );
+  return result.rows[0]?.any ?? false;
+}
+
 /** A pending delivery with what the recipient policies need to decide about it. */
 export interface PolicyRow {
   id: string;
@@ -22,6 +34,14 @@ export async function policyRowsPage(
   afterExternalId: string,
   recipients: number,
 ): Promise<PolicyRow[]> {
+  const people = await db.query<{ external_id: string }>(
+    `SELECT DISTINCT external_id FROM deliveries
+      WHERE notification_id = $1 AND level = $2 AND status = 'pending' AND external_id > $3
+      ORDER BY external_id LIMIT $4`,
+    [notificationId, level, afterExternalId, recipients],
+  );
+  if (people.rows.length === 0) return [];
+  // Two steps rather than a join on the page: the planner otherwise rescans the notification per person.
   const result = await db.query<{
     id: string;
     external_id: string;
@@ -30,18 +50,12 @@ export async function policyRowsPage(
     digest: { events?: unknown } | null;
     failover: ChannelName[] | null;
   }>(
-    `WITH people AS (
-       SELECT DISTINCT external_id FROM deliveries
-        WHERE notification_id = $1 AND level = $2 AND status = 'pending' AND external_id > $3
-        ORDER BY external_id LIMIT $4
-     )
-     SELECT d.id, d.external_id, d.channel, d.address, r.digest, r.failover
+    `SELECT d.id, d.external_id, d.channel, d.address, r.digest, r.failover
        FROM deliveries d
-       JOIN people p ON p.external_id = d.external_id
        JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
-      WHERE d.notification_id = $1 AND d.level = $2 AND d.status = 'pending'
+      WHERE d.notification_id = $1 AND d.level = $2 AND d.status = 'pending' AND d.external_id = ANY($3::text[])
       ORDER BY d.external_id, d.id`,
-    [notificationId, level, afterExternalId, recipients],
+    [notificationId, level, people.rows.map((p) => p.external_id)],
   );
   return result.rows.map((r) => ({
     id: String(r.id),
@@ -73,7 +87,12 @@ export async function applyPolicyOutcomes(
     `UPDATE deliveries d SET status = o.status, error = o.reason, address = o.address, updated_at = now()
        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS o(id, status, reason, address)
       WHERE d.id = o.id`,
-    [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.reason), outcomes.map((o) => o.address)],
+    [
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.reason),
+      outcomes.map((o) => o.address),
+    ],
   );
   const digested = outcomes.filter((o) => o.status === 'digested').map((o) => o.id);
   if (digested.length === 0) return;
@@ -94,8 +113,16 @@ export interface FailoverChain {
 }
 
 /** Recipients of a notification level with a failover chain and at least one failed delivery. */
-export async function failoverChains(db: Queryable, notificationId: string, level: number): Promise<FailoverChain[]> {
-  const result = await db.query<{ external_id: string; failover: ChannelName[]; rows: FailoverChain['rows'] }>(
+export async function failoverChains(
+  db: Queryable,
+  notificationId: string,
+  level: number,
+): Promise<FailoverChain[]> {
+  const result = await db.query<{
+    external_id: string;
+    failover: ChannelName[];
+    rows: FailoverChain['rows'];
+  }>(
     `SELECT d.external_id, r.failover,
             json_agg(json_build_object('id', d.id::text, 'channel', d.channel, 'status', d.status, 'error', d.error)) AS rows
        FROM deliveries d
@@ -109,7 +136,10 @@ export async function failoverChains(db: Queryable, notificationId: string, leve
 }
 
 /** Wakes standby deliveries: pending again, remembering which channel's failure sent them. */
-export async function wakeStandbys(db: Queryable, wakes: { id: string; failoverFrom: ChannelName }[]): Promise<void> {
+export async function wakeStandbys(
+  db: Queryable,
+  wakes: { id: string; failoverFrom: ChannelName }[],
+): Promise<void> {
   if (wakes.length === 0) return;
   await db.query(
     `UPDATE deliveries d SET status = 'pending', error = NULL, failover_from = w.failover_from, updated_at = now()
