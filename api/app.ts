@@ -11,6 +11,7 @@ import { preferenceRoutes } from './routes/preferences';
 import { recipientRoutes } from './routes/recipients';
 import { inboxRoutes } from './routes/inbox';
 import { pushRoutes } from './routes/push';
+import { settingsRoutes } from './routes/settings';
 import { templateRoutes } from './routes/templates';
 import { twilioRoutes } from './routes/twilio';
 import { webhookRoutes } from './routes/webhooks';
@@ -113,7 +114,8 @@ export function createApp(deps: ApiDeps) {
     .route('/', pushRoutes)
     .route('/', inboxRoutes)
     .route('/', twilioRoutes)
-    .route('/', webhookRoutes);
+    .route('/', webhookRoutes)
+    .route('/', settingsRoutes);
 
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
   app.get('/docs', (c) =>

@@ -134,7 +134,10 @@ export const DeliverySchema = z
     channel: z.string(),
     level: z.number().int().openapi({ description: '0: the notification; 1…: its escalation levels' }),
     notBefore: z.string().nullable().openapi({ description: 'held back until then by quiet hours' }),
-    failoverFrom: z.string().nullable().openapi({ description: 'the channel whose permanent failure made this one go out' }),
+    failoverFrom: z
+      .string()
+      .nullable()
+      .openapi({ description: 'the channel whose permanent failure made this one go out' }),
     address: z.string(),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
@@ -283,6 +286,23 @@ const isTimeZone = (tz: string) => {
   }
 };
 
+/** The tenant's default quiet hours: for recipients with none of their own, in `timezone` unless they have one. */
+export const TenantQuietHoursSchema = z
+  .object({
+    quietHours: z
+      .object({ start: hhmm, end: hhmm })
+      .strict()
+      .nullable()
+      .openapi({ example: { start: '22:00', end: '07:00' } }),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone')
+      .nullable()
+      .openapi({ example: 'Africa/Harare' }),
+  })
+  .strict()
+  .openapi('TenantQuietHours');
+
 export const RecipientInputSchema = z
   .object({
     name: z.string().max(200).nullable().optional(),
@@ -299,7 +319,10 @@ export const RecipientInputSchema = z
     quietHours: z.object({ start: hhmm, end: hhmm }).strict().nullable().optional(),
     digest: z
       .object({
-        events: z.array(z.string().min(1).max(200)).max(100).openapi({ description: 'event keys or category:<name>' }),
+        events: z
+          .array(z.string().min(1).max(200))
+          .max(100)
+          .openapi({ description: 'event keys or category:<name>' }),
         frequency: z.enum(['hourly', 'daily', 'weekly']).default('daily'),
         hour: z.number().int().min(0).max(23).optional(),
         weekday: z.number().int().min(0).max(6).optional(),
@@ -315,7 +338,10 @@ export const RecipientInputSchema = z
       .refine((list) => new Set(list).size === list.length, 'each channel at most once')
       .nullable()
       .optional()
-      .openapi({ example: ['push', 'sms', 'email'], description: 'try these in order; each permanent failure moves on' }),
+      .openapi({
+        example: ['push', 'sms', 'email'],
+        description: 'try these in order; each permanent failure moves on',
+      }),
   })
   .strict()
   .openapi('RecipientInput');

@@ -98,4 +98,32 @@ describe('quiet hours, end to end', () => {
     const email = done.recipients[0].deliveries.find((d: { channel: string }) => d.channel === 'email');
     expect(email).toMatchObject({ status: 'skipped', error: 'cancelled' });
   });
+
+  it("holds the email of a recipient without quiet hours of their own during the tenant's default window", async () => {
+    const id = uniq('tenantquiet');
+    const email = `${id}@example.com`;
+    expect((await stack.api('PUT', `/v1/recipients/${id}`, { email })).status).toBe(201);
+    const { quietHours, end } = windowEndingIn(3000);
+    const put = await stack.api('PUT', '/v1/settings/quiet-hours', { quietHours, timezone: ZONE });
+    expect(put).toMatchObject({ status: 200, body: { quietHours, timezone: ZONE } });
+    try {
+      const created = await send(id, 'normal');
+      const done = await waitForNotification(stack, created.body.id);
+      expect(done.status).toBe('completed');
+      expect(Date.parse(mailsTo(email)[0]!.receivedAt)).toBeGreaterThanOrEqual(end);
+    } finally {
+      expect(
+        (await stack.api('PUT', '/v1/settings/quiet-hours', { quietHours: null, timezone: null })).status,
+      ).toBe(200);
+    }
+    const invalid = await stack.api('PUT', '/v1/settings/quiet-hours', {
+      quietHours: { start: '25:00', end: '07:00' },
+      timezone: 'Mars/Olympus',
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'quietHours.start',
+      'timezone',
+    ]);
+  });
 });
