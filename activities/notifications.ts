@@ -1,5 +1,6 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import { ackLink } from '../common/ack-link';
 import { ERROR_TYPES } from '../common/errors';
 import { quietHoursEnd } from '../common/quiet-hours';
 import {
@@ -38,6 +39,8 @@ import type { TemplateRegistry } from '../templates/registry';
 import type { ChannelRegistry, SendFailure } from './channels/types';
 
 export interface ActivityDeps {
+  /** PUBLIC_BASE_URL and HERALD_SECRET_KEY, when both are set: messages that can escalate link to an ack. */
+  ackLinks?: { baseUrl: string; key: Buffer };
   db: Pool;
   templates: TemplateRegistry;
   channels: ChannelRegistry;
@@ -65,6 +68,8 @@ export interface PrepareResult {
 }
 
 export interface SendBatchInput {
+  /** The notification can escalate: messages carry a signed acknowledgement link. */
+  ackable?: boolean;
   notificationId: string;
   tenantId: string;
   event: string;
@@ -232,6 +237,10 @@ export function createNotificationActivities(deps: ActivityDeps) {
           },
           brand: { name: deps.brandName },
           notification: { id: input.notificationId, event: input.event, priority: input.priority },
+          ackUrl:
+            input.ackable && deps.ackLinks && row.externalId
+              ? ackLink(deps.ackLinks.baseUrl, deps.ackLinks.key, input.notificationId, row.externalId)
+              : undefined,
         });
       } catch (error) {
         result.failed++;

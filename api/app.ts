@@ -11,6 +11,7 @@ import { preferenceRoutes } from './routes/preferences';
 import { recipientRoutes } from './routes/recipients';
 import { inboxRoutes } from './routes/inbox';
 import { pushRoutes } from './routes/push';
+import { ackLinkRoutes } from './routes/ack-link';
 import { settingsRoutes } from './routes/settings';
 import { templateRoutes } from './routes/templates';
 import { twilioRoutes } from './routes/twilio';
@@ -115,7 +116,8 @@ export function createApp(deps: ApiDeps) {
     .route('/', inboxRoutes)
     .route('/', twilioRoutes)
     .route('/', webhookRoutes)
-    .route('/', settingsRoutes);
+    .route('/', settingsRoutes)
+    .route('/', ackLinkRoutes);
 
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
   app.get('/docs', (c) =>

@@ -36,6 +36,8 @@ export interface RenderContext {
   brand: { name: string };
   notification: { id: string; event: string; priority: string };
   unsubscribeUrl?: string;
+  /** A signed link that acknowledges the notification (when it can escalate). */
+  ackUrl?: string;
 }
 
 export interface RenderedEmail {
@@ -203,6 +205,7 @@ export class TemplateRegistry {
       brand: context.brand,
       notification: context.notification,
       unsubscribeUrl: context.unsubscribeUrl,
+      ackUrl: context.ackUrl,
     };
     try {
       return fn(template, scope);

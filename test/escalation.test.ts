@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
 describe('escalation, acknowledgement and cancel', () => {
@@ -127,5 +128,50 @@ describe('escalation, acknowledgement and cancel', () => {
     });
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.details[0].path).toBe('escalation.levels[0].afterSeconds');
+  });
+});
+
+describe('the signed acknowledgement link in messages', () => {
+  let stack: Stack;
+  const secretKey = randomBytes(32).toString('base64');
+  const publicBase = 'https://herald.example.com';
+  beforeAll(async () => {
+    stack = await startStack({
+      channelEnv: { PUBLIC_BASE_URL: publicBase, HERALD_SECRET_KEY: secretKey },
+      apiEnv: { HERALD_SECRET_KEY: secretKey },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('acknowledges from the link (GET shows a button, POST acknowledges), and a forged link is refused', async () => {
+    const id = uniq('linked');
+    const email = `${id}@example.com`;
+    await stack.api('PUT', `/v1/recipients/${id}`, { email });
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'ticket.assigned',
+      to: { recipients: [id] },
+      data: { ticketId: '77', title: 'Link me' },
+      channels: ['email'],
+      escalation: { levels: [{ afterSeconds: 30, channels: ['email'] }] },
+    });
+    const [mail] = await stack.sink.waitFor((all) => all.some((m) => m.envelopeTo.includes(email)));
+    const link = /Acknowledge \(stops the escalation\): (\S+)/.exec(mail!.text)?.[1];
+    expect(link).toMatch(new RegExp(`^${publicBase}/v1/notifications/${created.body.id}/ack-link\\?by=`));
+    expect(mail!.html).toContain(`href="${link!.replaceAll('&', '&amp;')}"`);
+    const local = link!.replace(publicBase, stack.baseUrl);
+
+    const forged = await fetch(local.replace(/sig=[^&]+/, 'sig=AAAA'), { method: 'POST' });
+    expect(forged.status).toBe(403);
+    const shown = await fetch(local);
+    expect(await shown.text()).toContain('<form method="post">');
+    const acked = await fetch(local, { method: 'POST' });
+    expect(acked.status).toBe(200);
+    expect(await acked.text()).toContain('Acknowledged');
+    const done = await waitForNotification(stack, created.body.id);
+    expect(done).toMatchObject({ status: 'completed', progress: null });
+    const result = await stack.client.workflow.getHandle(created.body.workflowId).result();
+    expect(result.acknowledged).toMatchObject({ by: id });
   });
 });

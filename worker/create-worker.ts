@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Pool } from 'pg';
 import { createActivities } from '../activities';
 import type { ChannelRegistry } from '../activities/channels/types';
+import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import { TemplateRegistry } from '../templates/registry';
 
@@ -17,6 +18,8 @@ export interface HeraldWorkerOptions {
   channels: ChannelRegistry;
   templates: TemplateRegistry;
   brandName: string;
+  /** Where signed acknowledgement links point, and the key that signs them. */
+  ackLinks?: { baseUrl: string; key: Buffer };
   /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
   workflowBundle?: { codePath: string };
   maxConcurrentActivityTaskExecutions?: number;
@@ -28,6 +31,7 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     templates: opts.templates,
     channels: opts.channels,
     brandName: opts.brandName,
+    ackLinks: opts.ackLinks,
   });
   const workerOptions: WorkerOptions = {
     connection: opts.connection,
@@ -62,3 +66,9 @@ export async function ensureSearchAttributes(address: string, namespace: string)
 }
 
 export { buildChannels } from '../activities/channels/registry';
+
+/** Acknowledgement links need both the API's public URL and the secret key; without either, none. */
+export function ackLinksFromEnv(env: NodeJS.ProcessEnv): { baseUrl: string; key: Buffer } | undefined {
+  if (!env.PUBLIC_BASE_URL || !env.HERALD_SECRET_KEY) return undefined;
+  return { baseUrl: env.PUBLIC_BASE_URL, key: decodeSecretKey(env.HERALD_SECRET_KEY) };
+}

@@ -3,7 +3,7 @@ import { createPool } from '../db/pool';
 import { pendingMigrations } from '../db/migrate';
 import { TemplateRegistry } from '../templates/registry';
 import { loadWorkerConfig } from './config';
-import { buildChannels, createHeraldWorker, ensureSearchAttributes } from './create-worker';
+import { ackLinksFromEnv, buildChannels, createHeraldWorker, ensureSearchAttributes } from './create-worker';
 
 /** The worker process: the composition root that builds the pool, the transports and the templates. */
 async function main(): Promise<void> {
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     channels: setup.channels,
     templates,
     brandName: config.BRAND_NAME,
+    ackLinks: ackLinksFromEnv(process.env),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
     workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
   });

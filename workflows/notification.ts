@@ -117,6 +117,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
             priority: request.priority,
             data: request.data,
             range,
+            ackable: levels.length > 0,
           },
         ],
       );

@@ -10,7 +10,7 @@ import { loadApiConfig, type ApiConfig } from '../../api/config';
 import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
 import { TemplateRegistry } from '../../templates/registry';
-import { buildChannels, createHeraldWorker } from '../../worker/create-worker';
+import { ackLinksFromEnv, buildChannels, createHeraldWorker } from '../../worker/create-worker';
 import { readTestEnv, type TestEnv } from './env';
 
 let runtimeQuieted = false;
@@ -117,6 +117,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       channels: setup.channels,
       templates,
       brandName: 'Herald Test',
+      ackLinks: ackLinksFromEnv(options.channelEnv ?? {}),
       workflowBundle: { codePath: env.workflowBundlePath },
     });
     workerRun = worker.run();

@@ -1,0 +1,58 @@
+import { Hono } from 'hono';
+import { verifyAck } from '../../common/ack-link';
+import { decodeSecretKey } from '../../common/secret-box';
+import type { AppEnv } from '../deps';
+import { HttpError } from '../errors';
+import { acknowledgeNotification } from '../services/notifications';
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${title}</title><style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}
+button{background:#1f4fd1;color:#fff;border:0;padding:.7rem 1.2rem;border-radius:4px;font-size:1rem}</style></head>
+<body>${body}</body></html>`;
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+  );
+
+/** Checks the link's signature; the key is HERALD_SECRET_KEY, as for the worker that signed it. */
+function verified(c: {
+  var: AppEnv['Variables'];
+  req: { param(k: string): string; query(k: string): string | undefined };
+}) {
+  const raw = c.var.deps.config.HERALD_SECRET_KEY;
+  if (!raw) throw new HttpError(503, 'ack_links_not_configured', 'HERALD_SECRET_KEY is not set');
+  const id = c.req.param('id');
+  const by = c.req.query('by') ?? '';
+  const sig = c.req.query('sig') ?? '';
+  if (!by || !verifyAck(decodeSecretKey(raw), id, by, sig)) {
+    throw new HttpError(403, 'invalid_signature', 'this acknowledgement link is not valid', [
+      { path: 'sig', message: 'does not verify' },
+    ]);
+  }
+  return { id, by };
+}
+
+/**
+ * The acknowledgement link in messages. GET only shows a button (mail scanners open links; they
+ * must not acknowledge), POST acknowledges.
+ */
+export const ackLinkRoutes = new Hono<AppEnv>()
+  .get('/v1/notifications/:id/ack-link', (c) => {
+    verified(c);
+    return c.html(
+      page(
+        'Acknowledge',
+        `<h1>Acknowledge this notification?</h1><p>Acknowledging stops its escalation.</p>
+<form method="post"><button type="submit">Acknowledge</button></form>`,
+      ),
+    );
+  })
+  .post('/v1/notifications/:id/ack-link', async (c) => {
+    const { id, by } = verified(c);
+    const result = await acknowledgeNotification(c.var.deps, c.var.tenantId, id, by);
+    const text = result.accepted ? 'Acknowledged. Thank you.' : `Not acknowledged: ${result.reason}.`;
+    return c.html(page('Acknowledge', `<h1>${escapeHtml(text)}</h1>`), result.accepted ? 200 : 409);
+  });
