@@ -257,6 +257,33 @@ describe('recipient policies, end to end', () => {
     );
   });
 
+  it('fails over from push to SMS when push fails for good, and stops there when SMS goes out', async () => {
+    const id = uniq('pushtosms');
+    const phone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    await stack.api('PUT', `/v1/recipients/${id}`, {
+      email: `${id}@example.com`,
+      phone,
+      failover: ['push', 'sms', 'email'],
+    });
+    await stack.api(
+      'POST',
+      `/v1/recipients/${id}/push-subscriptions`,
+      newDevice(`${pushService.origin}/push/${id}`).json,
+    );
+    pushService.script(`/push/${id}`, [{ status: 404 }]);
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'ticket.assigned',
+      to: { recipients: [id] },
+      data: { ticketId: '11', title: 'Push then SMS' },
+      channels: ['push', 'sms', 'email'],
+    });
+    const states = byChannel(await waitForNotification(stack, created.body.id));
+    expect(states.push).toMatchObject({ status: 'failed' });
+    expect(states.sms).toMatchObject({ status: 'sent', failoverFrom: 'push' });
+    expect(states.email).toMatchObject({ status: 'skipped', error: 'failover standby (after push)' });
+    expect(twilio.to(phone)).toHaveLength(1);
+  });
+
   it('uses only the first channel of the chain when it works', async () => {
     const id = uniq('firstlink');
     const phone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
