@@ -1,15 +1,21 @@
 /**
  * Fan-out benchmark (run on demand, not in CI): one notification to a group of N recipients through
  * the real stack (Temporal dev server on SQLite, PostgreSQL, worker, API, a loopback SMTP sink), against
- * the baseline of pooled nodemailer sending straight into the same sink. Prints a table.
+ * the baseline of pooled nodemailer sending straight into the same sink. Prints a table with the time,
+ * the throughput, the notification workflow's history length and the largest history of every
+ * execution involved (the notification workflow and any children or continued runs).
  *
- *   npm run bench -- --recipients 10000 [--batch-size 200] [--concurrent-batches 4] [--smtp-connections 5]
+ *   npm run bench -- --recipients 100000 [--batch-size 200] [--concurrent-batches 4] [--smtp-connections 5]
+ *                    [--timeout-minutes 60]
+ *
+ * Progress goes to stderr every 30 s; past the timeout it prints the workflow's pending activities
+ * and their last failures, and exits 1.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { loadApiConfig } from '../api/config';
@@ -30,11 +36,127 @@ function arg(name: string, fallback: number): number {
   return value;
 }
 
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+interface ExecutionStats {
+  workflowId: string;
+  runId: string;
+  events: HistoryEvent[];
+}
+
+/**
+ * Every execution a notification involved: what visibility lists under its workflow id prefix, plus
+ * whatever the histories point at (child workflows, continue-as-new runs), recursively.
+ */
+async function executionsOf(client: Client, workflowId: string): Promise<ExecutionStats[]> {
+  const queue: { workflowId: string; runId?: string }[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH '${workflowId}'` })) {
+    queue.push({ workflowId: wf.workflowId, runId: wf.runId });
+  }
+  if (!queue.some((wf) => wf.workflowId === workflowId)) queue.push({ workflowId });
+  const seen = new Map<string, ExecutionStats>();
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    const handle = client.workflow.getHandle(next.workflowId, next.runId);
+    const runId = next.runId ?? (await handle.describe()).runId;
+    if (seen.has(`${next.workflowId}/${runId}`)) continue;
+    const events = (await handle.fetchHistory()).events ?? [];
+    seen.set(`${next.workflowId}/${runId}`, { workflowId: next.workflowId, runId, events });
+    for (const e of events) {
+      const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child?.workflowId && child.runId) queue.push({ workflowId: child.workflowId, runId: child.runId });
+      const continued = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (continued) queue.push({ workflowId: next.workflowId, runId: continued });
+    }
+  }
+  return [...seen.values()];
+}
+
+const eventMs = (e: HistoryEvent): number =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+/**
+ * Seconds from scheduling the first audience resolution to its completion ('-' if it never
+ * completed), with the attempt that completed it and the last failure before, when it was retried.
+ */
+function resolveSeconds(events: HistoryEvent[]): string {
+  const scheduled = events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareDeliveries',
+  );
+  if (!scheduled) return '-';
+  const of = (id: unknown) => String(id ?? '') === String(scheduled.eventId);
+  const started = events.find((e) => of(e.activityTaskStartedEventAttributes?.scheduledEventId));
+  const completed = events.find((e) => of(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+  if (!completed) return '-';
+  const seconds = ((eventMs(completed) - eventMs(scheduled)) / 1000).toFixed(2);
+  const attempt = started?.activityTaskStartedEventAttributes?.attempt ?? 1;
+  if (attempt <= 1) return seconds;
+  const failure = started?.activityTaskStartedEventAttributes?.lastFailure?.message ?? '?';
+  return `${seconds} (attempt ${attempt}; before: ${failure})`;
+}
+
+/** The workflow's pending activities (attempt, last failure) and recent task failures, for a stuck run. */
+async function diagnose(handle: WorkflowHandle): Promise<string> {
+  const description = await handle.describe();
+  const pending = (description.raw.pendingActivities ?? []).map(
+    (a) =>
+      `${a.activityType?.name} attempt ${a.attempt} (${a.state}): ${a.lastFailure?.message ?? 'no failure yet'}`,
+  );
+  const events = (await handle.fetchHistory()).events ?? [];
+  const failures = events
+    .map(
+      (e) =>
+        e.workflowTaskFailedEventAttributes?.failure?.message ??
+        e.activityTaskFailedEventAttributes?.failure?.message ??
+        (e.activityTaskTimedOutEventAttributes
+          ? `activity timed out: ${e.activityTaskTimedOutEventAttributes.failure?.message ?? ''}`
+          : undefined),
+    )
+    .filter(Boolean);
+  return [
+    `workflow ${description.status.name}, ${events.length} history events`,
+    `pending: ${pending.length ? pending.join('; ') : 'none'}`,
+    `last failures: ${JSON.stringify(failures.slice(-3))}`,
+  ].join('\n');
+}
+
+/** The workflow's result, with progress on stderr; past the deadline, why it is stuck. */
+async function resultWithin(
+  handle: WorkflowHandle,
+  timeoutMs: number,
+  sent: () => number,
+  startedAt: number,
+): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const progress = setInterval(() => {
+    const elapsed = ((performance.now() - startedAt) / 1000).toFixed(0);
+    console.error(`[bench] ${elapsed} s: ${sent()} mails received`);
+  }, 30_000);
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void diagnose(handle)
+        .catch((error: unknown) => `no diagnostics: ${(error as Error).message}`)
+        .then((why) =>
+          reject(
+            new Error(`notification not finished after ${timeoutMs / 60_000} min (${sent()} mails)\n${why}`),
+          ),
+        );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([handle.result(), deadline]);
+  } finally {
+    clearTimeout(timer);
+    clearInterval(progress);
+  }
+}
+
 async function main(): Promise<void> {
   const recipients = arg('recipients', 10_000);
   const batchSize = arg('batch-size', 200);
   const concurrentBatches = arg('concurrent-batches', 4);
   const smtpConnections = arg('smtp-connections', 5);
+  const timeoutMinutes = arg('timeout-minutes', 60);
   const cli = process.env.TEMPORAL_CLI;
   if (!cli) throw new Error('set TEMPORAL_CLI (scripts/bootstrap.sh builds one into .tools/bin/temporal)');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -93,6 +215,8 @@ async function main(): Promise<void> {
       (recipients / baselineSeconds).toFixed(0),
       '-',
       '-',
+      '-',
+      '-',
     ]);
 
     // Herald: the whole path from POST to the workflow's completion.
@@ -132,28 +256,39 @@ async function main(): Promise<void> {
 
     const before = sink.receivedCount();
     const start = performance.now();
-    const created = (await (
-      await fetch(`${base}/v1/notifications`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          event: 'ticket.assigned',
-          to: { groups: ['Bench'] },
-          data: { ticketId: '1', title: 'Benchmark' },
-        }),
-      })
-    ).json()) as { id: string; workflowId: string };
+    const response = await fetch(`${base}/v1/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event: 'ticket.assigned',
+        to: { groups: ['Bench'] },
+        data: { ticketId: '1', title: 'Benchmark' },
+      }),
+    });
+    if (response.status !== 202) {
+      throw new Error(`POST /v1/notifications: ${response.status} ${await response.text()}`);
+    }
+    const created = (await response.json()) as { id: string; workflowId: string };
     const handle = client.workflow.getHandle(created.workflowId);
-    const outcome = (await handle.result()) as { counts: Record<string, number> };
+    const outcome = (await resultWithin(
+      handle,
+      timeoutMinutes * 60_000,
+      () => sink.receivedCount() - before,
+      start,
+    )) as { counts: Record<string, number> };
     const seconds = (performance.now() - start) / 1000;
-    const history = await handle.fetchHistory();
     const sent = sink.receivedCount() - before;
+    const executions = await executionsOf(client, created.workflowId);
+    const own = executions.find((e) => e.workflowId === created.workflowId);
+    const largest = Math.max(...executions.map((e) => e.events.length));
     rows.push([
       'Herald notification',
       String(sent),
       seconds.toFixed(2),
       (sent / seconds).toFixed(0),
-      String(history.events?.length ?? 0),
+      own ? resolveSeconds(own.events) : '-',
+      String(own?.events.length ?? 0),
+      `${largest} of ${executions.length}`,
       JSON.stringify(outcome.counts),
     ]);
 
@@ -171,7 +306,16 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 
-  const header = ['path', 'mails', 'seconds', 'mails/s', 'history events', 'deliveries'];
+  const header = [
+    'path',
+    'mails',
+    'seconds',
+    'mails/s',
+    'resolve s',
+    'history events',
+    'largest history (of executions)',
+    'deliveries',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(
