@@ -1,4 +1,7 @@
+import { createDigestActivities } from './digest';
 import { createNotificationActivities, type ActivityDeps } from './notifications';
+import { createOverdueActivities } from './overdue';
+import { createRetentionActivities } from './retention';
 
 export type { ActivityDeps } from './notifications';
 
@@ -6,6 +9,9 @@ export type { ActivityDeps } from './notifications';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createNotificationActivities(deps),
+    ...createDigestActivities(deps),
+    ...createOverdueActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

@@ -2,6 +2,8 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { ackLink } from '../common/ack-link';
 import { ERROR_TYPES } from '../common/errors';
+import { createLogger } from '../common/logger';
+import { defaultMetrics, type HeraldMetrics } from '../common/metrics';
 import { quietHoursEnd } from '../common/quiet-hours';
 import {
   applyPolicyOutcomes,
@@ -45,6 +47,8 @@ export interface ActivityDeps {
   templates: TemplateRegistry;
   channels: ChannelRegistry;
   brandName: string;
+  /** Where delivery outcomes are counted; the process-wide registry by default. */
+  metrics?: HeraldMetrics;
 }
 
 export interface PrepareInput {
@@ -87,6 +91,8 @@ export interface SendBatchResult {
 
 export function createNotificationActivities(deps: ActivityDeps) {
   const { db, templates, channels } = deps;
+  const metrics = deps.metrics ?? defaultMetrics();
+  const log = createLogger('activities');
 
   /** Resolves the audience into delivery-log rows and splits the open ones into batches. */
   async function prepareDeliveries(input: PrepareInput): Promise<PrepareResult> {
@@ -119,6 +125,13 @@ export function createNotificationActivities(deps: ActivityDeps) {
       level,
     );
     if (level === 0) await markNotificationRunning(db, input.notificationId, recipients);
+    if (level > 0) {
+      metrics.escalations.inc({ level: String(level) });
+      log.info(
+        { workflowId: currentWorkflowId(), notificationId: input.notificationId, level, deliveries },
+        'escalation prepared',
+      );
+    }
     return {
       recipients,
       deliveries,
@@ -156,6 +169,8 @@ export function createNotificationActivities(deps: ActivityDeps) {
       // Most rows stay pending at their address: only the changed ones are written.
       const changed = outcomes.filter((o) => o.status !== 'pending' || o.address !== addressOf.get(o.id));
       await applyPolicyOutcomes(db, notificationId, changed, request.data);
+      const digested = changed.filter((o) => o.status === 'digested').length;
+      if (digested > 0) metrics.digestItems.inc(digested);
       after = rows[rows.length - 1]!.externalId;
     }
   }
@@ -219,9 +234,23 @@ export function createNotificationActivities(deps: ActivityDeps) {
       });
     }
     const ctx = Context.current();
+    const workflowId = ctx.info.workflowExecution?.workflowId;
+    const channelName = input.range.channel;
     const rows = await claimOpenDeliveries(db, input.notificationId, input.range.channel, input.range);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
+    /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
+    const outcome = (
+      deliveryId: string,
+      kind: 'sent' | 'failed' | 'skipped' | 'retrying',
+      reason?: string,
+    ): void => {
+      result[kind]++;
+      metrics.deliveries.inc({ channel: channelName, outcome: kind });
+      const fields = { workflowId, notificationId: input.notificationId, channel: channelName, deliveryId };
+      if (kind === 'sent') log.debug({ ...fields, outcome: kind }, 'delivery sent');
+      else log.warn({ ...fields, outcome: kind, reason }, `delivery ${kind}`);
+    };
 
     await forEachConcurrently(rows, channel.concurrency, async (row) => {
       // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
@@ -243,13 +272,9 @@ export function createNotificationActivities(deps: ActivityDeps) {
               : undefined,
         });
       } catch (error) {
-        result.failed++;
-        await markDeliveryUnsent(
-          db,
-          row.id,
-          'failed',
-          error instanceof Error ? error.message : String(error),
-        );
+        const reason = error instanceof Error ? error.message : String(error);
+        await markDeliveryUnsent(db, row.id, 'failed', reason);
+        outcome(row.id, 'failed', reason);
         return;
       }
       try {
@@ -270,19 +295,19 @@ export function createNotificationActivities(deps: ActivityDeps) {
           content,
         );
         await markDeliverySent(db, row.id, sent.providerMessageId);
-        result.sent++;
+        outcome(row.id, 'sent');
       } catch (error) {
         const failure = channel.classify(error);
         if (failure.kind === 'skipped') {
-          result.skipped++;
           await markDeliveryUnsent(db, row.id, 'skipped', failure.reason);
+          outcome(row.id, 'skipped', failure.reason);
         } else if (failure.kind === 'permanent') {
-          result.failed++;
           await markDeliveryUnsent(db, row.id, 'failed', failure.reason);
+          outcome(row.id, 'failed', failure.reason);
         } else {
-          result.retrying++;
           lastTransient = failure;
           await markDeliveryUnsent(db, row.id, 'retrying', failure.reason);
+          outcome(row.id, 'retrying', failure.reason);
         }
       }
       ctx.heartbeat({
@@ -293,6 +318,17 @@ export function createNotificationActivities(deps: ActivityDeps) {
 
     if (result.retrying > 0) {
       // Temporal retries the whole activity with backoff; the retry claims only the rows still open.
+      metrics.batchRetries.inc({ channel: channelName });
+      log.warn(
+        {
+          workflowId,
+          notificationId: input.notificationId,
+          channel: channelName,
+          attempt: ctx.info.attempt,
+          ...result,
+        },
+        'send batch will be retried',
+      );
       throw ApplicationFailure.create({
         type: ERROR_TYPES.transientSendFailures,
         message: `${result.retrying} of ${rows.length} ${input.range.channel} deliveries failed temporarily: ${lastTransient?.reason}`,
@@ -309,7 +345,22 @@ export function createNotificationActivities(deps: ActivityDeps) {
     range: IdRange;
     reason: string;
   }): Promise<number> {
-    return failOpenDeliveries(db, input.notificationId, input.range, input.reason);
+    const failed = await failOpenDeliveries(db, input.notificationId, input.range, input.reason);
+    if (failed > 0) {
+      // Deliveries that were still retrying when the retries ran out end here, as failed.
+      metrics.deliveries.inc({ channel: input.range.channel, outcome: 'failed' }, failed);
+      log.warn(
+        {
+          workflowId: currentWorkflowId(),
+          notificationId: input.notificationId,
+          channel: input.range.channel,
+          failed,
+          reason: input.reason,
+        },
+        'deliveries failed after the last retry',
+      );
+    }
+    return failed;
   }
 
   /** A cancelled notification: nothing still open will be sent. */
@@ -349,6 +400,15 @@ export function selectChannels(templates: TemplateRegistry, request: Notificatio
   const manifest = templates.manifest(request.event);
   const wanted = request.channels ?? manifest?.defaultChannels ?? ['email'];
   return wanted.filter((channel) => templates.supports(request.event, channel));
+}
+
+/** The workflow that scheduled the running activity, for log lines; none outside an activity. */
+function currentWorkflowId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */

@@ -4,11 +4,15 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv, ApiDeps } from './deps';
 import { renderDocsPage } from './docs-page';
 import { formatPath, HttpError, validationFailed } from './errors';
+import { metricsHandler, metricsMiddleware } from './metrics';
+import { defaultMetrics } from '../common/metrics';
+import { deadlineRoutes } from './routes/deadlines';
 import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { notificationRoutes } from './routes/notifications';
 import { preferenceRoutes } from './routes/preferences';
 import { recipientRoutes } from './routes/recipients';
+import { scheduleRoutes } from './routes/schedules';
 import { inboxRoutes } from './routes/inbox';
 import { pushRoutes } from './routes/push';
 import { ackLinkRoutes } from './routes/ack-link';
@@ -39,6 +43,10 @@ export function createApp(deps: ApiDeps) {
       }
     },
   });
+
+  // First, so it sees every request's final status; one registry per process (see common/metrics.ts).
+  const metrics = defaultMetrics();
+  app.use('*', metricsMiddleware(metrics));
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
@@ -117,13 +125,16 @@ export function createApp(deps: ApiDeps) {
     .route('/', twilioRoutes)
     .route('/', webhookRoutes)
     .route('/', settingsRoutes)
-    .route('/', ackLinkRoutes);
+    .route('/', ackLinkRoutes)
+    .route('/', deadlineRoutes)
+    .route('/', scheduleRoutes);
 
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
   app.get('/docs', (c) =>
     c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)),
   );
   app.get('/', (c) => c.redirect('/docs'));
+  app.get('/metrics', metricsHandler(metrics));
   return routes;
 }
 

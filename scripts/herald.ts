@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 import { DEFAULT_TENANT } from '../common/tenant';
 import {
   importGroups,
@@ -13,6 +15,9 @@ import {
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { listGroups, type Group } from '../db/queries/groups';
+import type { overdueWorkflow, OverdueWorkflowResult } from '../workflows/overdue';
+import { doctorExitCode, formatChecks, runDoctor } from './doctor';
+import { runSchedulesCli, SCHEDULES_USAGE } from './schedules';
 
 const ROOT = path.resolve(__dirname, '..');
 const DEV_ENV_FILE = path.join(ROOT, '.data', 'dev.env');
@@ -26,6 +31,12 @@ Commands:
                                   --prune also removes members the file does not list
   groups list [--json]            list groups with their member counts
   seed                            import the demo people and groups (db/seed/demo.yaml)
+  overdue [--dry-run]             run the overdue workflow once and list the items it notified about;
+                                  --dry-run lists what it would send and sends nothing
+  doctor [--test-email <address>] [--json]
+                                  check the database, Temporal, channels, groups and templates;
+                                  --test-email sends a real message through SMTP_URL
+${SCHEDULES_USAGE}
   help                            show this text
 
 DATABASE_URL selects the database; without it, herald uses the one npm run dev wrote to .data/dev.env.
@@ -90,6 +101,13 @@ async function run(args: Args): Promise<void> {
       return importFile(DEMO_FILE, { prune: false });
     case 'groups':
       return runGroups(sub);
+    case 'schedules':
+      return runSchedulesCli(rest, sub.flags, { usageError, fail: (m, code = 1) => new CliError(m, code) });
+    case 'overdue':
+      expectArgs(sub, 'overdue', 0, ['--dry-run']);
+      return runOverdue(sub.flags.has('--dry-run'));
+    case 'doctor':
+      return runDoctorCommand(sub);
     default:
       throw usageError(`unknown command "${command}"`);
   }
@@ -110,6 +128,49 @@ async function runGroups(args: Args): Promise<void> {
     default:
       throw usageError(`unknown command "groups ${action}"`);
   }
+}
+
+async function runDoctorCommand(args: Args): Promise<void> {
+  const testEmail = args.flags.has('--test-email');
+  expectArgs(args, 'doctor', testEmail ? 1 : 0, ['--test-email', '--json']);
+  const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL || readDevEnvUrl() };
+  const checks = await runDoctor(env, { testEmail: testEmail ? args.positionals[0] : undefined });
+  const failed = doctorExitCode(checks) !== 0;
+  if (args.flags.has('--json')) console.log(JSON.stringify({ ok: !failed, checks }, null, 2));
+  else console.log(formatChecks(checks));
+  if (failed) throw new CliError(`doctor: ${checks.filter((c) => c.status === 'fail').length} problem(s)`, 1);
+}
+
+/** Executes the overdue workflow on the worker's task queue (TEMPORAL_ADDRESS, HERALD_TASK_QUEUE) and prints its items. */
+async function runOverdue(dryRun: boolean): Promise<void> {
+  const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
+  const connection = await Connection.connect({ address }).catch((error: unknown) => {
+    throw new CliError(`cannot connect to Temporal at ${address}: ${describeError(error)}`, 1);
+  });
+  try {
+    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
+    const result = await client.workflow.execute<typeof overdueWorkflow>('overdueWorkflow', {
+      taskQueue: process.env.HERALD_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+      workflowId: `overdue-${dryRun ? 'dry-run-' : ''}${new Date().toISOString()}`,
+      args: [{ dryRun }],
+    });
+    console.log(formatOverdue(result));
+  } finally {
+    await connection.close();
+  }
+}
+
+function formatOverdue(result: OverdueWorkflowResult): string {
+  const n = result.items.length;
+  const head = result.dryRun
+    ? `dry run at ${result.now}: would notify about ${n} overdue item(s); nothing was sent`
+    : `${result.now}: notified about ${n} overdue item(s)`;
+  const rows = result.items.map((i) =>
+    [i.key, i.event, i.dueAt, i.notificationId ?? (result.dryRun ? '' : '(closed meanwhile)')]
+      .filter(Boolean)
+      .join('  '),
+  );
+  return [head, ...rows].join('\n');
 }
 
 async function runMigrate(pool: Pool): Promise<void> {

@@ -1,7 +1,11 @@
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createPool } from '../db/pool';
 import { pendingMigrations } from '../db/migrate';
+import { syncSchedulesFromEnv } from '../scripts/schedules';
 import { TemplateRegistry } from '../templates/registry';
+import { createLogger } from '../common/logger';
+import { defaultMetrics } from '../common/metrics';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
 import { ackLinksFromEnv, buildChannels, createHeraldWorker, ensureSearchAttributes } from './create-worker';
 
@@ -29,22 +33,38 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
     workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
   });
-  console.log(
-    JSON.stringify({
-      msg: 'worker started',
+  const log = createLogger('worker');
+  // WORKER_METRICS_PORT set: this process's registry as Prometheus text at http://0.0.0.0:<port>/metrics.
+  let metricsServer: MetricsServer | undefined;
+  const metricsPort = process.env.WORKER_METRICS_PORT?.trim();
+  if (metricsPort) {
+    const port = Number(metricsPort);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new Error(`WORKER_METRICS_PORT must be a port number, not ${JSON.stringify(metricsPort)}`);
+    metricsServer = await startMetricsServer(defaultMetrics(), port);
+  }
+  // `herald dev` and the tests wait for this line: it is written whatever LOG_LEVEL says.
+  const startup = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
+  startup.info(
+    {
       taskQueue: config.HERALD_TASK_QUEUE,
       namespace: config.TEMPORAL_NAMESPACE,
       templates: templates.events().length,
       channels: setup.report,
       searchAttributesAdded: added,
-    }),
+      metricsPort: metricsServer?.port ?? null,
+    },
+    'worker started',
   );
+  const schedules = await syncSchedulesFromEnv(process.env); // HERALD_SYNC_SCHEDULES=true
+  if (schedules) console.log(JSON.stringify({ msg: 'schedules synced', ...schedules }));
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     await worker.run();
   } finally {
+    await metricsServer?.close();
     await setup.close();
     await connection.close();
     await db.end();

@@ -1,1 +1,4 @@
 export { notificationWorkflow } from './notification';
+export { overdueWorkflow } from './overdue';
+export { digestWorkflow } from './digest';
+export { retentionWorkflow } from './retention';

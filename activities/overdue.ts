@@ -1,0 +1,190 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { notificationWorkflowId, SEARCH_ATTRIBUTES } from '../common/temporal';
+import {
+  CHANNELS,
+  type DeliveryTuning,
+  type NotificationRequest,
+  type NotificationWorkflowInput,
+} from '../common/types';
+import {
+  getDeadline,
+  listOverdueDeadlines,
+  markDeadlineNotified,
+  overdueVariables,
+  type Deadline,
+  type OverdueCursor,
+} from '../db/queries/deadlines';
+import { insertNotificationOnce, type NotificationRecord } from '../db/queries/notifications';
+import type { ActivityDeps } from './notifications';
+
+/** The API's delivery defaults; used when neither the workflow input nor the worker gives tuning. */
+const DEFAULT_TUNING: DeliveryTuning = {
+  quietHoursBypassHigh: false,
+  batchSize: 200,
+  maxConcurrentBatches: 4,
+  heartbeatTimeoutMs: 30_000,
+  retry: Object.fromEntries(
+    CHANNELS.map((channel) => [
+      channel,
+      { initialIntervalMs: 5_000, backoffCoefficient: 2, maximumIntervalMs: 600_000, maximumAttempts: 8 },
+    ]),
+  ) as DeliveryTuning['retry'],
+};
+
+export interface OverdueActivityDeps extends ActivityDeps {
+  /** Starts notification workflows; defaults to the worker's own client (the activity context's). */
+  temporalClient?: Client;
+  /** Task queue of the notification workflows; defaults to the queue this activity runs on. */
+  taskQueue?: string;
+  /** Delivery tuning of the notifications, unless the overdue workflow's input gives some. */
+  tuning?: DeliveryTuning;
+}
+
+/** An overdue item as the overdue workflow reports it. */
+export interface OverdueItem {
+  tenantId: string;
+  key: string;
+  event: string;
+  dueAt: string;
+  /** The notification sent about it (absent in a dry run, or when the item was closed meanwhile). */
+  notificationId?: string;
+}
+
+export interface FindOverdueInput {
+  /** ISO time of the run: items due before it are overdue. */
+  now: string;
+  repeatSeconds: number;
+  tenantId?: string;
+  keyPrefix?: string;
+  after?: OverdueCursor;
+  limit: number;
+}
+
+export interface NotifyOverdueInput {
+  tenantId: string;
+  key: string;
+  now: string;
+  repeatSeconds: number;
+  tuning?: DeliveryTuning;
+}
+
+/**
+ * The overdue run's idempotency key: the item, its due time and the number of whole repeat intervals
+ * since then. Two runs that may both notify (a repeat interval apart) always get different keys; a
+ * retried activity gets the same one and creates nothing twice.
+ */
+export function overdueIdempotencyKey(
+  item: Pick<Deadline, 'key' | 'dueAt'>,
+  now: Date,
+  repeatSeconds: number,
+) {
+  const bucket = Math.floor((now.getTime() - Date.parse(item.dueAt)) / (repeatSeconds * 1000));
+  return `overdue:${item.key}:${item.dueAt}:${bucket}`;
+}
+
+const toItem = (d: Deadline): OverdueItem => ({
+  tenantId: d.tenantId,
+  key: d.key,
+  event: d.event,
+  dueAt: d.dueAt,
+});
+
+export function createOverdueActivities(deps: OverdueActivityDeps) {
+  const { db, templates } = deps;
+
+  /** One page of open items past due and not notified within the repeat interval. Reads only. */
+  async function findOverdueDeadlines(
+    input: FindOverdueInput,
+  ): Promise<{ items: OverdueItem[]; next: OverdueCursor | null }> {
+    const now = new Date(input.now);
+    const rows = await listOverdueDeadlines(
+      db,
+      {
+        now,
+        notifiedBefore: new Date(now.getTime() - input.repeatSeconds * 1000),
+        tenantId: input.tenantId,
+        keyPrefix: input.keyPrefix,
+      },
+      { limit: input.limit, after: input.after },
+    );
+    const last = rows[rows.length - 1];
+    return {
+      items: rows.map(toItem),
+      next: rows.length === input.limit && last ? { tenantId: last.tenantId, key: last.key } : null,
+    };
+  }
+
+  /**
+   * Notifies about one overdue item exactly like the API would: a notification row (once per
+   * idempotency key), its `notificationWorkflow`, then `last_notified_at`. Null when the item was
+   * closed or removed since it was found.
+   */
+  async function notifyOverdueDeadline(
+    input: NotifyOverdueInput,
+  ): Promise<{ notificationId: string } | null> {
+    const item = await getDeadline(db, input.tenantId, input.key);
+    if (!item || item.status !== 'open') return null;
+    const now = new Date(input.now);
+    const request: NotificationRequest = {
+      event: item.event,
+      to: item.to,
+      data: { ...overdueVariables(item.dueAt, now), ...item.data },
+      priority: templates.manifest(item.event)?.defaultPriority ?? 'normal',
+    };
+    const id = randomUUID();
+    const { record } = await insertNotificationOnce(db, {
+      id,
+      tenantId: item.tenantId,
+      event: request.event,
+      priority: request.priority,
+      idempotencyKey: overdueIdempotencyKey(item, now, input.repeatSeconds),
+      requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
+      request,
+      workflowId: notificationWorkflowId(id),
+    });
+    if (record.status === 'accepted') {
+      await startNotificationWorkflow(record, input.tuning ?? deps.tuning ?? DEFAULT_TUNING);
+    }
+    await markDeadlineNotified(db, item.tenantId, item.key, now);
+    return { notificationId: record.id };
+  }
+
+  async function startNotificationWorkflow(
+    record: NotificationRecord,
+    tuning: DeliveryTuning,
+  ): Promise<void> {
+    const context = Context.current();
+    const client = deps.temporalClient ?? context.client;
+    const input: NotificationWorkflowInput = {
+      notificationId: record.id,
+      tenantId: record.tenantId,
+      request: record.request,
+      tuning,
+    };
+    try {
+      await client.workflow.start('notificationWorkflow', {
+        workflowId: record.workflowId,
+        taskQueue: deps.taskQueue ?? context.info.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.event, value: record.event },
+          { key: SEARCH_ATTRIBUTES.tenant, value: record.tenantId },
+          { key: SEARCH_ATTRIBUTES.priority, value: record.priority },
+          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+        ],
+        memo: { notificationId: record.id, event: record.event, audience: record.request.to },
+        staticSummary: `${record.event} (overdue) → ${record.priority}`,
+        staticDetails: `Notification ${record.id}, tenant ${record.tenantId}, from the overdue run`,
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+      throw error;
+    }
+  }
+
+  return { findOverdueDeadlines, notifyOverdueDeadline };
+}

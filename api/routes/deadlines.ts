@@ -1,0 +1,140 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Audience } from '../../common/types';
+import {
+  getDeadline,
+  markDeadlineDone,
+  overdueVariables,
+  upsertDeadline,
+  type Deadline,
+} from '../../db/queries/deadlines';
+import { resolveGroupRefs } from '../../db/queries/groups';
+import { findExistingRecipientIds } from '../../db/queries/recipients';
+import type { ApiDeps, AppEnv } from '../deps';
+import { notFound, validationFailed, type ErrorDetail } from '../errors';
+import { errorResponse, identifier, jsonBody, jsonResponse, NotificationRequestSchema } from '../schemas';
+
+const params = z.object({ key: identifier('key', 'ticket-1042') });
+
+const DeadlineInputSchema = z
+  .object({
+    dueAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).openapi({
+      example: '2025-03-14T17:00:00Z',
+    }),
+    event: z.string().min(1).max(200).default('ticket.overdue').openapi({ example: 'ticket.overdue' }),
+    to: NotificationRequestSchema.shape.to.openapi({ example: { recipients: ['tech-42', 'helpdesk-7'] } }),
+    data: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({ example: { ticketId: '1042', title: 'VPN drops every 10 minutes' } }),
+  })
+  .strict()
+  .openapi('DeadlineInput');
+
+const DeadlineSchema = z
+  .object({
+    key: z.string(),
+    dueAt: z.string(),
+    event: z.string(),
+    to: z.record(z.string(), z.array(z.string())),
+    data: z.record(z.string(), z.unknown()),
+    status: z.enum(['open', 'done']),
+    doneAt: z.string().nullable(),
+    lastNotifiedAt: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Deadline');
+
+const putRoute = createRoute({
+  method: 'put',
+  path: '/v1/deadlines/{key}',
+  tags: ['deadlines'],
+  summary: 'Register or replace an item with a due time (re-opens a done item)',
+  request: { params, body: jsonBody(DeadlineInputSchema, 'The item') },
+  responses: {
+    200: jsonResponse(DeadlineSchema, 'Replaced'),
+    201: jsonResponse(DeadlineSchema, 'Created'),
+    400: errorResponse('Invalid item'),
+    422: errorResponse('Unknown event, group or recipient, or missing template variables'),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/deadlines/{key}',
+  tags: ['deadlines'],
+  summary: 'Get an item',
+  request: { params },
+  responses: { 200: jsonResponse(DeadlineSchema, 'The item'), 404: errorResponse('No such item') },
+});
+
+const doneRoute = createRoute({
+  method: 'post',
+  path: '/v1/deadlines/{key}/done',
+  tags: ['deadlines'],
+  summary: 'Close an item: the overdue workflow no longer notifies about it',
+  request: { params },
+  responses: { 200: jsonResponse(DeadlineSchema, 'Closed'), 404: errorResponse('No such item') },
+});
+
+const view = ({ tenantId: _tenantId, ...rest }: Deadline) => rest;
+
+/**
+ * What the overdue notification will need, checked now rather than at send time: the event exists,
+ * its required variables are given (besides `dueAt` and `hoursOverdue`, which the run fills in), and
+ * the groups and recipients exist.
+ */
+async function checkDeadline(
+  deps: ApiDeps,
+  tenantId: string,
+  input: { event: string; to: Audience; data: Record<string, unknown>; dueAt: string },
+): Promise<void> {
+  const problems: ErrorDetail[] = [];
+  if (!deps.templates.manifest(input.event)) {
+    problems.push({
+      path: 'event',
+      message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}`,
+    });
+  } else {
+    const data = { ...overdueVariables(new Date(input.dueAt).toISOString(), new Date()), ...input.data };
+    for (const p of deps.templates.checkData(input.event, data)) {
+      problems.push({ path: `data.${p.variable}`, message: p.message });
+    }
+  }
+  const groups = input.to.groups ?? [];
+  const recipients = input.to.recipients ?? [];
+  const knownGroups = await resolveGroupRefs(deps.db, tenantId, groups);
+  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, recipients);
+  groups.forEach((g, i) => {
+    if (!knownGroups.has(g)) problems.push({ path: `to.groups[${i}]`, message: `unknown group '${g}'` });
+  });
+  recipients.forEach((r, i) => {
+    if (!knownRecipients.has(r))
+      problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
+  });
+  if (problems.length > 0) throw validationFailed(problems);
+}
+
+export const deadlineRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(putRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const input = c.req.valid('json');
+    await checkDeadline(c.var.deps, c.var.tenantId, input);
+    const { deadline, created } = await upsertDeadline(c.var.deps.db, c.var.tenantId, key, {
+      ...input,
+      dueAt: new Date(input.dueAt),
+    });
+    return created ? c.json(view(deadline), 201) : c.json(view(deadline), 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const deadline = await getDeadline(c.var.deps.db, c.var.tenantId, key);
+    if (!deadline) throw notFound(`deadline ${key}`);
+    return c.json(view(deadline), 200);
+  })
+  .openapi(doneRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const deadline = await markDeadlineDone(c.var.deps.db, c.var.tenantId, key);
+    if (!deadline) throw notFound(`deadline ${key}`);
+    return c.json(view(deadline), 200);
+  });

@@ -1,0 +1,206 @@
+import { groupDigestItems, isDigestDue } from '../activities/digest';
+import type { DigestItem } from '../db/queries/digests';
+import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
+
+const HARARE_8AM = '2026-11-25T06:00:00.000Z';
+const LONDON_8AM = '2026-11-25T08:00:00.000Z';
+const NEW_YORK_8AM = '2026-11-25T13:00:00.000Z';
+const LONDON_8AM_NEXT_DAY = '2026-11-26T08:00:00.000Z';
+
+describe('the digest due rule and grouping', () => {
+  const daily = { events: ['ticket.assigned'], frequency: 'daily', hour: 8 };
+
+  it('is due at the chosen local hour, in the recipient zone (UTC when none)', () => {
+    expect(isDigestDue(daily, 'Africa/Harare', Date.parse(HARARE_8AM))).toBe(true);
+    expect(isDigestDue(daily, 'Africa/Harare', Date.parse(LONDON_8AM))).toBe(false);
+    expect(isDigestDue(daily, 'America/New_York', Date.parse(NEW_YORK_8AM))).toBe(true);
+    expect(isDigestDue(daily, 'Europe/London', Date.parse('2026-07-01T07:00:00Z'))).toBe(true); // BST
+    expect(isDigestDue(daily, null, Date.parse(LONDON_8AM))).toBe(true);
+    expect(isDigestDue({ frequency: 'hourly' }, 'Asia/Kolkata', Date.parse(HARARE_8AM))).toBe(true);
+    expect(isDigestDue(null, 'UTC', Date.parse(LONDON_8AM))).toBe(false);
+  });
+
+  it('is due weekly on the chosen local weekday and hour (0 = Sunday)', () => {
+    const weekly = { frequency: 'weekly', weekday: 3, hour: 8 }; // 2026-11-25 is a Wednesday
+    expect(isDigestDue(weekly, 'Africa/Harare', Date.parse(HARARE_8AM))).toBe(true);
+    expect(isDigestDue(weekly, 'Africa/Harare', Date.parse('2026-11-26T06:00:00Z'))).toBe(false);
+    // 2026-11-26 01:00 in Tokyo is Thursday though it is still Wednesday in UTC.
+    expect(isDigestDue({ ...weekly, hour: 1 }, 'Asia/Tokyo', Date.parse('2026-11-25T16:00:00Z'))).toBe(false);
+    expect(isDigestDue({ frequency: 'weekly' }, 'UTC', Date.parse('2026-11-23T08:00:00Z'))).toBe(true);
+  });
+
+  it('groups by event, one line per notification, at most 20 lines with a count of the rest', () => {
+    const item = (i: number, event: string, notificationId = `n${i}`): DigestItem => ({
+      id: String(i),
+      notificationId,
+      event,
+      channel: 'email',
+      data: { ticketId: String(i), title: `T${i}` },
+      createdAt: HARARE_8AM,
+    });
+    const items = [
+      ...Array.from({ length: 25 }, (_, i) => item(i, 'ticket.assigned')),
+      item(100, 'job.failed'),
+      item(101, 'job.failed', 'n100'), // the same notification on another channel
+    ];
+    const groups = groupDigestItems(items);
+    expect(groups.map((g) => [g.event, g.count, g.lines.length, g.more])).toEqual([
+      ['ticket.assigned', 25, 20, 5],
+      ['job.failed', 1, 1, 0],
+    ]);
+    expect(groups[0]!.lines[0]).toBe('#0 — T0');
+  });
+});
+
+describe('the digest workflow, end to end', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const runDigest = (now: string) =>
+    stack.client.workflow.execute('digestWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: uniq('digest'),
+      args: [{ now }],
+    });
+  const mailsTo = (email: string) => stack.sink.messages().filter((m) => m.envelopeTo.includes(email));
+
+  async function digestRecipient(timezone: string) {
+    const id = uniq(`digest-${timezone.split('/')[1]!.toLowerCase()}`);
+    const email = `${id}@example.com`;
+    const put = await stack.api('PUT', `/v1/recipients/${id}`, {
+      name: 'Digest Reader',
+      email,
+      timezone,
+      digest: { events: ['ticket.assigned'], frequency: 'daily', hour: 8 },
+    });
+    expect(put.status).toBe(201);
+    return { id, email, tickets: [] as string[] };
+  }
+
+  async function notify(who: { id: string; tickets: string[] }): Promise<string> {
+    const ticketId = uniq('t');
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'ticket.assigned',
+      to: { recipients: [who.id] },
+      data: { ticketId, title: 'Needs a look' },
+      channels: ['email'],
+      priority: 'normal',
+    });
+    expect(created.status).toBe(202);
+    const done = await waitForNotification(stack, created.body.id);
+    expect(done.recipients[0].deliveries).toEqual([
+      expect.objectContaining({ channel: 'email', status: 'digested' }),
+    ]);
+    who.tickets.push(ticketId);
+    return created.body.id;
+  }
+
+  const items = async (id: string) =>
+    (
+      await stack.db.query<{ id: string; notification_id: string; sent_at: Date | null }>(
+        'SELECT id::text, notification_id, sent_at FROM digest_items WHERE external_id = $1 ORDER BY id',
+        [id],
+      )
+    ).rows;
+
+  it('sends one digest per recipient at 08:00 in their own zone, each item exactly once, and late items in the next', async () => {
+    const harare = await digestRecipient('Africa/Harare');
+    const london = await digestRecipient('Europe/London');
+    const newYork = await digestRecipient('America/New_York');
+    for (const who of [harare, london, newYork]) {
+      await notify(who);
+      await notify(who);
+      expect(await items(who.id)).toHaveLength(2);
+    }
+    expect(mailsTo(harare.email)).toHaveLength(0);
+
+    // 08:00 in Harare: only Harare's digest.
+    await runDigest(HARARE_8AM);
+    const [harareDigest] = await stack.sink.waitFor(() => mailsTo(harare.email).length >= 1);
+    expect(mailsTo(harare.email)).toHaveLength(1);
+    const harareMail = mailsTo(harare.email)[0]!;
+    expect(harareMail.subject).toMatch(/digest: 2 updates/);
+    expect(harareMail.messageId).toMatch(/^<digest-[0-9a-f]{32}\./);
+    for (const ticket of harare.tickets) {
+      expect(harareMail.text).toContain(`#${ticket}`);
+      expect(harareMail.html).toContain(`#${ticket}`);
+    }
+    for (const ticket of [...london.tickets, ...newYork.tickets])
+      expect(harareMail.text).not.toContain(ticket);
+    expect(harareMail.text).toContain('ticket.assigned (2)');
+    expect(harareDigest).toBeDefined();
+    expect(mailsTo(london.email)).toHaveLength(0);
+    expect(mailsTo(newYork.email)).toHaveLength(0);
+    expect((await items(harare.id)).every((i) => i.sent_at !== null)).toBe(true);
+    expect((await items(london.id)).every((i) => i.sent_at === null)).toBe(true);
+
+    // Harare's hour again: nothing left to send.
+    await runDigest(HARARE_8AM);
+    expect(mailsTo(harare.email)).toHaveLength(1);
+
+    // An item for London created after the London run's cutoff waits for the next due run.
+    await notify(london);
+    const late = (await items(london.id)).at(-1)!;
+    await stack.db.query(
+      `UPDATE digest_items SET created_at = $2::timestamptz + interval '30 seconds' WHERE id = $1`,
+      [late.id, LONDON_8AM],
+    );
+    await runDigest(LONDON_8AM);
+    await stack.sink.waitFor(() => mailsTo(london.email).length >= 1);
+    const londonMail = mailsTo(london.email)[0]!;
+    expect(londonMail.subject).toMatch(/digest: 2 updates/);
+    expect(londonMail.text).toContain(`#${london.tickets[0]}`);
+    expect(londonMail.text).toContain(`#${london.tickets[1]}`);
+    expect(londonMail.text).not.toContain(london.tickets[2]!);
+    expect((await items(london.id)).map((i) => i.sent_at !== null)).toEqual([true, true, false]);
+    expect(mailsTo(newYork.email)).toHaveLength(0);
+
+    await runDigest(NEW_YORK_8AM);
+    await stack.sink.waitFor(() => mailsTo(newYork.email).length >= 1);
+    const newYorkMail = mailsTo(newYork.email)[0]!;
+    for (const ticket of newYork.tickets) expect(newYorkMail.text).toContain(`#${ticket}`);
+    for (const ticket of [...harare.tickets, ...london.tickets])
+      expect(newYorkMail.text).not.toContain(ticket);
+    expect((await items(newYork.id)).every((i) => i.sent_at !== null)).toBe(true);
+
+    // The next London morning: the late item alone.
+    await runDigest(LONDON_8AM_NEXT_DAY);
+    await stack.sink.waitFor(() => mailsTo(london.email).length >= 2);
+    const nextLondon = mailsTo(london.email)[1]!;
+    expect(nextLondon.subject).toMatch(/digest: 1 update$/);
+    expect(nextLondon.text).toContain(`#${london.tickets[2]}`);
+    expect(nextLondon.text).not.toContain(london.tickets[0]!);
+    expect(nextLondon.messageId).not.toBe(londonMail.messageId);
+    expect((await items(london.id)).every((i) => i.sent_at !== null)).toBe(true);
+
+    // One digest each so far, and no more.
+    expect(mailsTo(harare.email)).toHaveLength(1);
+    expect(mailsTo(london.email)).toHaveLength(2);
+    expect(mailsTo(newYork.email)).toHaveLength(1);
+  });
+
+  it('two runs at once send one digest: every item in exactly one', async () => {
+    const id = uniq('digest-hourly');
+    const email = `${id}@example.com`;
+    await stack.api('PUT', `/v1/recipients/${id}`, {
+      email,
+      digest: { events: ['ticket.assigned'], frequency: 'hourly' },
+    });
+    const who = { id, tickets: [] as string[] };
+    for (let i = 0; i < 3; i++) await notify(who);
+    const now = '2026-11-25T15:00:00.000Z';
+    const runs = await Promise.all([runDigest(now), runDigest(now), runDigest(now)]);
+    expect(runs.reduce((n, r) => n + r.items, 0)).toBeGreaterThanOrEqual(3);
+    await stack.sink.waitFor(() => mailsTo(email).length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const mails = mailsTo(email);
+    const listed = who.tickets.map((t) => mails.filter((m) => m.text.includes(`#${t}`)).length);
+    expect(listed).toEqual([1, 1, 1]);
+    expect((await items(id)).every((i) => i.sent_at !== null)).toBe(true);
+  });
+});

@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import webpush from 'web-push';
+import { startMailSink, type MailSink } from '../scripts/lib/mail-sink';
+import type { Check } from '../scripts/doctor';
+import { readTestEnv, ROOT } from './support/env';
+
+// The CLI runs as a child process (asynchronously: the mail sink answers from this process) against the
+// database and Temporal the global setup started. Other test files share them, so groups without
+// members and missing schedules may show up as warnings.
+
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+const testEnv = readTestEnv();
+const vapid = webpush.generateVAPIDKeys();
+let sink: MailSink;
+
+beforeAll(async () => {
+  sink = await startMailSink({ auth: { user: 'doctor', pass: 'right' } });
+});
+
+afterAll(async () => {
+  await sink.close();
+});
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function baseEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: testEnv.databaseUrl,
+    TEMPORAL_ADDRESS: testEnv.temporalAddress,
+    TEMPORAL_NAMESPACE: testEnv.namespace,
+    SMTP_URL: `smtp://doctor:right@127.0.0.1:${sink.smtpPort}`,
+    MAIL_FROM: 'Herald Doctor <doctor@herald.local>',
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    VAPID_SUBJECT: 'mailto:ops@example.com',
+    TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000',
+    TWILIO_AUTH_TOKEN: 'dummy-token',
+    TWILIO_FROM: '+15005550006',
+    TWILIO_WHATSAPP_FROM: '+15005550006',
+    HERALD_SECRET_KEY: randomBytes(32).toString('base64'),
+  };
+}
+
+function herald(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      TSX,
+      ['scripts/herald.ts', ...args],
+      { cwd: ROOT, env, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const status = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ status, stdout, stderr });
+      },
+    );
+  });
+}
+
+function parse(result: Result): { ok: boolean; checks: Check[] } {
+  try {
+    return JSON.parse(result.stdout) as { ok: boolean; checks: Check[] };
+  } catch {
+    throw new Error(`not JSON (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+const find = (checks: Check[], name: string): Check => {
+  const check = checks.find((c) => c.name === name);
+  if (!check) throw new Error(`no ${name} check in ${JSON.stringify(checks)}`);
+  return check;
+};
+
+const MUST_PASS = [
+  'database',
+  'migrations',
+  'temporal',
+  'search attributes',
+  'email (SMTP)',
+  'push',
+  'templates',
+];
+
+test('a healthy stack: nothing broken, exit 0, the core checks all ✓', async () => {
+  const result = await herald(['doctor', '--json'], baseEnv());
+  const report = parse(result);
+  expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  expect(result.status).toBe(0);
+  expect(report.ok).toBe(true);
+  for (const name of MUST_PASS) expect(find(report.checks, name)).toMatchObject({ status: 'ok' });
+  expect(find(report.checks, 'sms').detail).toContain('credentials present');
+  expect(find(report.checks, 'webhooks').status).toBe('ok');
+}, 90_000);
+
+test('the human-readable output has one ✓/⚠/✗ line per check, and no ✗ when healthy', async () => {
+  const result = await herald(['doctor'], baseEnv());
+  expect(result.status).toBe(0);
+  const lines = result.stdout.trim().split('\n');
+  for (const line of lines) expect(line).toMatch(/^[✓⚠✗] /);
+  expect(lines.some((l) => l.startsWith('✗'))).toBe(false);
+  expect(result.stdout).toMatch(/^✓ database {2}postgres:\/\//m);
+  expect(result.stdout).not.toContain(`:${new URL(testEnv.databaseUrl).password || '\u0000'}@`);
+}, 90_000);
+
+test('a wrong SMTP password: the email line is ✗ with the server answer, exit 1', async () => {
+  const env = { ...baseEnv(), SMTP_URL: `smtp://doctor:wrong@127.0.0.1:${sink.smtpPort}` };
+  const result = await herald(['doctor', '--json'], env);
+  const report = parse(result);
+  expect(result.status).toBe(1);
+  expect(report.ok).toBe(false);
+  const email = find(report.checks, 'email (SMTP)');
+  expect(email.status).toBe('fail');
+  expect(email.detail).toContain('535');
+  expect(email.fix).toContain('password');
+
+  const text = await herald(['doctor'], env);
+  expect(text.status).toBe(1);
+  expect(text.stdout).toMatch(/^✗ email \(SMTP\) {2}.*535.* — fix: /m);
+  expect(text.stdout).not.toContain('wrong');
+}, 90_000);
+
+test('--test-email delivers a real message through SMTP_URL', async () => {
+  sink.clear();
+  const result = await herald(['doctor', '--test-email', 'someone@example.com', '--json'], baseEnv());
+  const report = parse(result);
+  expect(result.status).toBe(0);
+  expect(find(report.checks, 'test email')).toMatchObject({ status: 'ok' });
+  const [mail] = await sink.waitFor((all) => all.some((m) => m.envelopeTo.includes('someone@example.com')));
+  expect(mail?.subject).toBe('Herald doctor test');
+  expect(mail?.envelopeTo).toEqual(['someone@example.com']);
+}, 90_000);
+
+test('a dead Temporal address: temporal ✗, exit 1, within the time limits', async () => {
+  const started = Date.now();
+  const result = await herald(['doctor', '--json'], { ...baseEnv(), TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  const report = parse(result);
+  expect(result.status).toBe(1);
+  expect(find(report.checks, 'temporal').status).toBe('fail');
+  expect(find(report.checks, 'temporal').detail).toContain('127.0.0.1:1');
+  expect(find(report.checks, 'database').status).toBe('ok');
+  expect(Date.now() - started).toBeLessThan(45_000);
+}, 90_000);
+
+test('doctor rejects unknown options and a stray argument with exit 2', async () => {
+  expect((await herald(['doctor', '--nope'], baseEnv())).status).toBe(2);
+  expect((await herald(['doctor', 'extra'], baseEnv())).status).toBe(2);
+}, 30_000);
