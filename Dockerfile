@@ -35,6 +35,8 @@ COPY worker ./worker
 COPY api ./api
 COPY templates ./templates
 COPY scripts ./scripts
+COPY config ./config
+COPY examples ./examples
 
 USER node
 EXPOSE 3000

@@ -68,6 +68,8 @@ async function main(): Promise<void> {
     VAPID_SUBJECT: env.VAPID_SUBJECT ?? DEV_VAPID_SUBJECT,
     // Development only: push and webhook URLs may point at services on this machine.
     HERALD_ALLOW_LOOPBACK_URLS: env.HERALD_ALLOW_LOOPBACK_URLS ?? 'true',
+    // The demo stack runs the digest, overdue and retention schedules of config/schedules.yaml.
+    HERALD_SYNC_SCHEDULES: env.HERALD_SYNC_SCHEDULES ?? 'true',
   };
   await writeFile(
     path.join(DATA, 'dev.env'),
