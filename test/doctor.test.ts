@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import webpush from 'web-push';
+import { dropDatabase, ensureDatabase, withDatabase } from '../scripts/lib/databases';
+import { ensureSearchAttributes } from '../worker/create-worker';
 import { startMailSink, type MailSink } from '../scripts/lib/mail-sink';
 import type { Check } from '../scripts/doctor';
 import { readTestEnv, ROOT } from './support/env';
@@ -150,3 +154,37 @@ test('doctor rejects unknown options and a stray argument with exit 2', async ()
   expect((await herald(['doctor', '--nope'], baseEnv())).status).toBe(2);
   expect((await herald(['doctor', 'extra'], baseEnv())).status).toBe(2);
 }, 30_000);
+
+test('a healthy dev stack of its own (fresh database with the demo data, schedules synced): every line ✓, exit 0', async () => {
+  // Its own database and namespace, so other test files' leftovers (groups without members) cannot show.
+  const database = `herald_doctor_${process.pid}`;
+  const admin = withDatabase(testEnv.databaseUrl, 'postgres');
+  await ensureDatabase(admin, database);
+  const namespace = `doctor-${randomBytes(4).toString('hex')}`;
+  const connection = await Connection.connect({ address: testEnv.temporalAddress });
+  try {
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    await ensureSearchAttributes(testEnv.temporalAddress, namespace);
+    const env = {
+      ...baseEnv(),
+      DATABASE_URL: withDatabase(testEnv.databaseUrl, database),
+      TEMPORAL_NAMESPACE: namespace,
+      HERALD_TASK_QUEUE: `doctor-${namespace}`,
+    };
+    for (const command of [['migrate'], ['seed'], ['schedules', 'sync']]) {
+      const step = await herald(command, env);
+      expect({ command, status: step.status, stderr: step.stderr }).toMatchObject({ status: 0 });
+    }
+    const result = await herald(['doctor', '--json'], env);
+    const report = parse(result);
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    expect(result.status).toBe(0);
+    expect(find(report.checks, 'schedules').detail).toContain('herald-digest');
+  } finally {
+    await connection.close();
+    await dropDatabase(admin, database);
+  }
+}, 120_000);

