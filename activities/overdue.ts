@@ -1,13 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { notificationWorkflowId, SEARCH_ATTRIBUTES } from '../common/temporal';
-import {
-  CHANNELS,
-  type DeliveryTuning,
-  type NotificationRequest,
-  type NotificationWorkflowInput,
-} from '../common/types';
+import type { Client } from '@temporalio/client';
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
+import { startNotificationWorkflow } from '../common/start-notification';
+import { notificationWorkflowId } from '../common/temporal';
+import { CHANNELS, type DeliveryTuning, type NotificationRequest } from '../common/types';
 import {
   getDeadline,
   listOverdueDeadlines,
@@ -16,7 +13,7 @@ import {
   type Deadline,
   type OverdueCursor,
 } from '../db/queries/deadlines';
-import { insertNotificationOnce, type NotificationRecord } from '../db/queries/notifications';
+import { insertNotificationOnce } from '../db/queries/notifications';
 import type { ActivityDeps } from './notifications';
 
 /** The API's delivery defaults; used when neither the workflow input nor the worker gives tuning. */
@@ -140,50 +137,21 @@ export function createOverdueActivities(deps: OverdueActivityDeps) {
       event: request.event,
       priority: request.priority,
       idempotencyKey: overdueIdempotencyKey(item, now, input.repeatSeconds),
-      requestHash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
+      requestHash: sha256Hex(canonicalJson(request)),
       request,
       workflowId: notificationWorkflowId(id),
     });
     if (record.status === 'accepted') {
-      await startNotificationWorkflow(record, input.tuning ?? deps.tuning ?? DEFAULT_TUNING);
+      const context = Context.current();
+      await startNotificationWorkflow(deps.temporalClient ?? context.client, {
+        record,
+        taskQueue: deps.taskQueue ?? context.info.taskQueue,
+        tuning: input.tuning ?? deps.tuning ?? DEFAULT_TUNING,
+        origin: 'overdue',
+      });
     }
     await markDeadlineNotified(db, item.tenantId, item.key, now);
     return { notificationId: record.id };
-  }
-
-  async function startNotificationWorkflow(
-    record: NotificationRecord,
-    tuning: DeliveryTuning,
-  ): Promise<void> {
-    const context = Context.current();
-    const client = deps.temporalClient ?? context.client;
-    const input: NotificationWorkflowInput = {
-      notificationId: record.id,
-      tenantId: record.tenantId,
-      request: record.request,
-      tuning,
-    };
-    try {
-      await client.workflow.start('notificationWorkflow', {
-        workflowId: record.workflowId,
-        taskQueue: deps.taskQueue ?? context.info.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.event, value: record.event },
-          { key: SEARCH_ATTRIBUTES.tenant, value: record.tenantId },
-          { key: SEARCH_ATTRIBUTES.priority, value: record.priority },
-          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-        ],
-        memo: { notificationId: record.id, event: record.event, audience: record.request.to },
-        staticSummary: `${record.event} (overdue) → ${record.priority}`,
-        staticDetails: `Notification ${record.id}, tenant ${record.tenantId}, from the overdue run`,
-      });
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
-      throw error;
-    }
   }
 
   return { findOverdueDeadlines, notifyOverdueDeadline };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Fan-out benchmark (run on demand, not in CI): one notification to a group of N recipients through
  * the real stack (Temporal dev server on SQLite, PostgreSQL, worker, API, a loopback SMTP sink), against
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
     dataDir: path.join(dir, 'pg'),
     port: await freePort(),
     persistent: false,
+    password: randomBytes(18).toString('hex'), // a throwaway server: any fresh secret will do
   });
   const temporal = await startTemporalDevServer({
     cli,

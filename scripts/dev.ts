@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       ? temporal.uiUrl
       : (env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'),
     SMTP_URL: mail.url,
-    HERALD_SECRET_KEY: env.HERALD_SECRET_KEY ?? (await devSecretKey()),
+    HERALD_SECRET_KEY: env.HERALD_SECRET_KEY ?? (await devSecret('secret-key', 32, 'HERALD_SECRET_KEY')),
     PORT: String(apiPort),
     VAPID_PUBLIC_KEY: vapid?.publicKey ?? env.VAPID_PUBLIC_KEY,
     VAPID_PRIVATE_KEY: vapid?.privateKey ?? env.VAPID_PRIVATE_KEY,
@@ -104,6 +104,9 @@ async function startPostgres(): Promise<string> {
     dataDir: path.join(DATA, 'postgres'),
     port: port('HERALD_PG_PORT', 5433),
     persistent: true,
+    // The embedded server's password: HERALD_PG_PASSWORD, else one generated for this data directory.
+    password:
+      env.HERALD_PG_PASSWORD ?? (await devSecret('pg-password', 24, 'the embedded PostgreSQL password')),
   });
   stoppers.push(() => pg.stop());
   return pg.url;
@@ -140,17 +143,18 @@ async function startSink(): Promise<{ url: string; webUrl: string | null }> {
 }
 
 /** The key for encrypted columns (webhook secrets) in development: made once, kept in the data dir (0600). */
-async function devSecretKey(): Promise<string> {
-  const file = path.join(DATA, 'secret-key');
+/** A secret generated once into the data directory (mode 0600) and reused on every later start. */
+async function devSecret(name: string, bytes: number, label: string): Promise<string> {
+  const file = path.join(DATA, name);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const key = randomBytes(32).toString('base64');
-  await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  say(`generated HERALD_SECRET_KEY into ${path.relative(ROOT, file) || file}`);
-  return key;
+  const value = randomBytes(bytes).toString(bytes === 32 ? 'base64' : 'hex');
+  await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  say(`generated ${label} into ${path.relative(ROOT, file) || file}`);
+  return value;
 }
 
 async function seedDemoData(pool: ReturnType<typeof createPool>): Promise<void> {

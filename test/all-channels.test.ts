@@ -1,42 +1,20 @@
-import {
-  decrypt,
-  expectValidVapid,
-  newDevice,
-  startPushService,
-  vapid,
-  VAPID_SUBJECT,
-  type PushService,
-} from './support/push-service';
+import { decrypt, expectValidVapid, newDevice, type PushService } from './support/push-service';
+import { startStackWithProviders, type ProviderStack } from './support/providers';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
-import { ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TwilioDouble } from './support/twilio-double';
+import type { TwilioDouble } from './support/twilio-double';
 
 /** One notification, four channels, each through its real wire format on loopback. */
 describe('one notification on email, push, SMS and in-app', () => {
   let stack: Stack;
   let pushService: PushService;
-  const twilio = new TwilioDouble();
-
+  let twilio: TwilioDouble;
+  let providers: ProviderStack;
   beforeAll(async () => {
-    pushService = await startPushService();
-    await twilio.start();
-    stack = await startStack({
-      channelEnv: {
-        VAPID_PUBLIC_KEY: vapid.publicKey,
-        VAPID_PRIVATE_KEY: vapid.privateKey,
-        VAPID_SUBJECT,
-        TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-        TWILIO_FROM: SMS_FROM,
-        TWILIO_API_BASE_URL: twilio.url,
-        HERALD_ALLOW_LOOPBACK_URLS: 'true',
-      },
-      apiEnv: { VAPID_PUBLIC_KEY: vapid.publicKey, HERALD_ALLOW_LOOPBACK_URLS: 'true' },
-    });
+    providers = await startStackWithProviders();
+    ({ stack, pushService, twilio } = providers);
   });
   afterAll(async () => {
-    await stack?.close();
-    await pushService.close();
-    await twilio.close();
+    await providers?.close();
   });
 
   it('delivers on all four and GET shows each channel’s state', async () => {

@@ -7,10 +7,9 @@ import {
   upsertDeadline,
   type Deadline,
 } from '../../db/queries/deadlines';
-import { resolveGroupRefs } from '../../db/queries/groups';
-import { findExistingRecipientIds } from '../../db/queries/recipients';
 import type { ApiDeps, AppEnv } from '../deps';
-import { notFound, validationFailed, type ErrorDetail } from '../errors';
+import { notFound } from '../errors';
+import { checkReferences } from '../services/notifications';
 import { errorResponse, identifier, jsonBody, jsonResponse, NotificationRequestSchema } from '../schemas';
 
 const params = z.object({ key: identifier('key', 'ticket-1042') });
@@ -89,30 +88,9 @@ async function checkDeadline(
   tenantId: string,
   input: { event: string; to: Audience; data: Record<string, unknown>; dueAt: string },
 ): Promise<void> {
-  const problems: ErrorDetail[] = [];
-  if (!deps.templates.manifest(input.event)) {
-    problems.push({
-      path: 'event',
-      message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}`,
-    });
-  } else {
-    const data = { ...overdueVariables(new Date(input.dueAt).toISOString(), new Date()), ...input.data };
-    for (const p of deps.templates.checkData(input.event, data)) {
-      problems.push({ path: `data.${p.variable}`, message: p.message });
-    }
-  }
-  const groups = input.to.groups ?? [];
-  const recipients = input.to.recipients ?? [];
-  const knownGroups = await resolveGroupRefs(deps.db, tenantId, groups);
-  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, recipients);
-  groups.forEach((g, i) => {
-    if (!knownGroups.has(g)) problems.push({ path: `to.groups[${i}]`, message: `unknown group '${g}'` });
-  });
-  recipients.forEach((r, i) => {
-    if (!knownRecipients.has(r))
-      problems.push({ path: `to.recipients[${i}]`, message: `unknown recipient '${r}'` });
-  });
-  if (problems.length > 0) throw validationFailed(problems);
+  // The same checks as a notification, with the variables the overdue run fills in itself.
+  const data = { ...overdueVariables(new Date(input.dueAt).toISOString(), new Date()), ...input.data };
+  await checkReferences(deps, tenantId, { event: input.event, to: input.to, data });
 }
 
 export const deadlineRoutes = new OpenAPIHono<AppEnv>()

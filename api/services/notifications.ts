@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { startNotificationWorkflow } from '../../common/start-notification';
 import {
   ackUpdate,
   cancelUpdate,
   notificationStateQuery,
   notificationWorkflowId,
-  SEARCH_ATTRIBUTES,
 } from '../../common/temporal';
 import {
   CHANNELS,
@@ -17,7 +17,6 @@ import {
   type NotificationPhase,
   type NotificationProgress,
   type NotificationRequest,
-  type NotificationWorkflowInput,
 } from '../../common/types';
 import { findExistingRecipientIds } from '../../db/queries/recipients';
 import { resolveGroupRefs } from '../../db/queries/groups';
@@ -34,12 +33,11 @@ import {
   insertNotificationOnce,
   listNotifications,
   type NotificationFilter,
-  type NotificationRecord,
 } from '../../db/queries/notifications';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from '../errors';
-import { canonicalJson, sha256Hex } from './canonical-json';
+import { canonicalJson, sha256Hex } from '../../common/canonical-json';
 
 const QUERY_DEADLINE_MS = 2_000;
 
@@ -80,7 +78,11 @@ const temporalUiLink = (config: ApiConfig, workflowId: string) =>
   `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
 
 /** Checks what the schema cannot: the event, the variables, the groups and recipients must exist. */
-async function checkReferences(deps: ApiDeps, tenantId: string, request: NotificationRequest): Promise<void> {
+export async function checkReferences(
+  deps: ApiDeps,
+  tenantId: string,
+  request: Pick<NotificationRequest, 'event' | 'to' | 'data' | 'channels' | 'escalation'>,
+): Promise<void> {
   const problems: ErrorDetail[] = [];
   const manifest = deps.templates.manifest(request.event);
   if (!manifest) {
@@ -172,7 +174,11 @@ export async function createNotification(
   }
   if (record.status === 'accepted') {
     try {
-      await startNotificationWorkflow(deps, record);
+      await startNotificationWorkflow(deps.temporal, {
+        record,
+        taskQueue: deps.config.HERALD_TASK_QUEUE,
+        tuning: deliveryTuning(deps.config),
+      });
     } catch (error) {
       // Without a key nobody can retry this exact notification: leave nothing half-written.
       if (inserted && !idempotencyKey) await deleteNotification(deps.db, record.id);
@@ -194,45 +200,6 @@ export async function createNotification(
     },
     replayed: !inserted,
   };
-}
-
-function describeAudience(request: NotificationRequest): string {
-  const parts: string[] = [];
-  const count = (n: number | undefined, one: string) => (n ? `${n} ${one}${n === 1 ? '' : 's'}` : '');
-  parts.push(count(request.to.groups?.length, 'group'), count(request.to.recipients?.length, 'recipient'));
-  parts.push(count(request.to.emails?.length, 'email'), count(request.to.phones?.length, 'phone'));
-  return parts.filter(Boolean).join(', ');
-}
-
-async function startNotificationWorkflow(deps: ApiDeps, record: NotificationRecord): Promise<void> {
-  const input: NotificationWorkflowInput = {
-    notificationId: record.id,
-    tenantId: record.tenantId,
-    request: record.request,
-    tuning: deliveryTuning(deps.config),
-  };
-  try {
-    await deps.temporal.workflow.start('notificationWorkflow', {
-      workflowId: record.workflowId,
-      taskQueue: deps.config.HERALD_TASK_QUEUE,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      // A finished notification is never run again under its id.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.event, value: record.event },
-        { key: SEARCH_ATTRIBUTES.tenant, value: record.tenantId },
-        { key: SEARCH_ATTRIBUTES.priority, value: record.priority },
-        { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-      ],
-      memo: { notificationId: record.id, event: record.event, audience: record.request.to },
-      staticSummary: `${record.event} → ${describeAudience(record.request)} (${record.priority})`,
-      staticDetails: `Notification ${record.id}, tenant ${record.tenantId}, data keys: ${Object.keys(record.request.data).join(', ') || 'none'}`,
-    });
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
-    throw error;
-  }
 }
 
 export interface RecipientState {

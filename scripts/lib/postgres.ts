@@ -16,8 +16,10 @@ export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   persistent: boolean;
+  /** The `herald` role's password; the caller decides it (generated, or from the environment). */
+  password: string;
 }): Promise<RunningPostgres> {
-  const password = 'herald';
+  const { password } = opts;
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     user: 'herald',
@@ -35,8 +37,11 @@ export async function startEmbeddedPostgres(opts: {
     await pg.initialise();
   }
   await pg.start();
-  const url = `postgres://herald:${password}@127.0.0.1:${opts.port}/herald`;
-  await ensureDatabase(`postgres://herald:${password}@127.0.0.1:${opts.port}/postgres`, 'herald');
+  const url = `postgres://herald:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/herald`;
+  await ensureDatabase(
+    `postgres://herald:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`,
+    'herald',
+  );
   return { url, stop: () => pg.stop() };
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -57,6 +58,7 @@ async function startDatabase(): Promise<{ url: string; stop: () => Promise<void>
     dataDir: path.join(ROOT, '.tmp', `pg-test-${process.pid}`),
     port: await freePort(),
     persistent: false,
+    password: randomBytes(18).toString('hex'), // a throwaway server: any fresh secret will do
   });
   return pg;
 }
