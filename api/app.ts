@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { BEARER_SCHEME } from './auth/access';
+import { authenticate } from './auth/authenticate';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv, ApiDeps } from './deps';
 import { renderDocsPage } from './docs-page';
 import { formatPath, HttpError, validationFailed } from './errors';
@@ -20,8 +24,17 @@ import { settingsRoutes } from './routes/settings';
 import { templateRoutes } from './routes/templates';
 import { twilioRoutes } from './routes/twilio';
 import { webhookRoutes } from './routes/webhooks';
+import { apiKeyRoutes } from './routes/api-keys';
+import { tenantRoutes } from './routes/tenants';
 
-export const DEFAULT_TENANT = 'default';
+const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
 
 const OPENAPI_INFO = {
   title: 'Herald',
@@ -50,7 +63,6 @@ export function createApp(deps: ApiDeps) {
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
-    c.set('tenantId', DEFAULT_TENANT);
     const requestId =
       c.req
         .header('x-request-id')
@@ -60,6 +72,9 @@ export function createApp(deps: ApiDeps) {
     c.header('X-Request-Id', requestId);
     await next();
   });
+
+  // Before anything reads the body: an anonymous caller learns nothing but 401.
+  app.use('/v1/*', authenticate);
 
   app.use(
     '/v1/*',
@@ -78,6 +93,12 @@ export function createApp(deps: ApiDeps) {
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
+    // Hono's own (e.g. 415 from a route's media-type check) keep their status, in our error shape.
+    if (error instanceof HTTPException) {
+      const status = error.status as ContentfulStatusCode;
+      const code = HTTP_EXCEPTION_CODES[status] ?? 'http_error';
+      return c.json(new HttpError(status, code, error.message || code).toJSON(), status);
+    }
     const pgCode = (error as { code?: string }).code;
     if (pgCode === '23505') {
       const conflict = new HttpError(409, 'conflict', 'a resource with these unique fields exists already', [
@@ -127,8 +148,18 @@ export function createApp(deps: ApiDeps) {
     .route('/', settingsRoutes)
     .route('/', ackLinkRoutes)
     .route('/', deadlineRoutes)
-    .route('/', scheduleRoutes);
+    .route('/', scheduleRoutes)
+    .route('/', apiKeyRoutes)
+    .route('/', tenantRoutes);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API key (`hk_…`, from `herald tenants create`, `herald keys create` or `POST /v1/api-keys`), ' +
+      "or on a person's own routes an end-user token (`heu_…`, from `POST /v1/recipients/{externalId}/tokens`). " +
+      'Each operation names the scope it needs in `x-herald-scope`.',
+  });
   app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
   app.get('/docs', (c) =>
     c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)),

@@ -48,7 +48,42 @@ const schema = z.object({
   RETRY_MAX_INTERVAL_MS: ms(10 * 60_000),
   RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
   ...perChannelRetrySettings(),
+  // Abuse limits (README, "Limits"). 0 turns the rate limit off.
+  /** Requests per minute per API key (or per end-user token's recipient), shared by every API process. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  /** Most sends one notification may cause: audience × channels, over every escalation level and repeat. */
+  MAX_SENDS_PER_NOTIFICATION: z.coerce.number().int().min(1).default(100_000),
+  ...dailyQuotaSettings(),
+  MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT: z.coerce.number().int().min(1).default(10),
+  MAX_WEBHOOK_ENDPOINTS_PER_TENANT: z.coerce.number().int().min(1).default(50),
+  /** Open live inbox streams per recipient, per API process. */
+  MAX_SSE_STREAMS_PER_RECIPIENT: z.coerce.number().int().min(1).default(5),
+  /** Lifetime of an end-user token from `POST /v1/recipients/{id}/tokens`. */
+  END_USER_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(3_600),
 });
+
+/**
+ * `DAILY_QUOTA_SMS`, `DAILY_QUOTA_EMAIL`…: default sends per tenant and UTC day on each channel
+ * (a tenant's own quota, set with the CLI, wins). Unset: no quota, except SMS and WhatsApp, which cost money.
+ */
+function dailyQuotaSettings() {
+  const paid: Partial<Record<(typeof CHANNELS)[number], number>> = { sms: 10_000, whatsapp: 10_000 };
+  return Object.fromEntries(
+    CHANNELS.map((channel) => {
+      const base = z.coerce.number().int().min(0);
+      const fallback = paid[channel];
+      return [
+        `DAILY_QUOTA_${channel.toUpperCase()}`,
+        fallback === undefined ? base.optional() : base.default(fallback),
+      ];
+    }),
+  ) as Record<string, z.ZodOptional<z.ZodCoercedNumber>>;
+}
 
 /** `EMAIL_RETRY_INITIAL_INTERVAL_MS`, `SMS_RETRY_MAX_ATTEMPTS`…: optional per-channel overrides. */
 function perChannelRetrySettings() {

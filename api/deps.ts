@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Principal } from './auth/principal';
 import type { Pool } from 'pg';
 import type { TemplateRegistry } from '../templates/registry';
 import type { ApiConfig } from './config';
@@ -11,4 +12,12 @@ export interface ApiDeps {
   config: ApiConfig;
 }
 
-export type AppEnv = { Variables: { deps: ApiDeps; tenantId: string; requestId: string } };
+export type AppEnv = {
+  Variables: {
+    deps: ApiDeps;
+    /** The caller's tenant: set by the route's access check (api/auth/access.ts), never from the request. */
+    tenantId: string;
+    principal: Principal;
+    requestId: string;
+  };
+};

@@ -198,7 +198,8 @@ export async function controlSchedule(
   if (!(await describeOrNull(client, id))) return false;
   const handle = client.schedule.getHandle(id);
   try {
-    if (command === 'trigger') await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+    // SKIP: a trigger while a run is still going starts no second one.
+    if (command === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
     else if (command === 'pause') await handle.pause('paused through Herald');
     else await handle.unpause('unpaused through Herald');
     return true;

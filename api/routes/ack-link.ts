@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { verifyAck } from '../../common/ack-link';
 import { decodeSecretKey } from '../../common/secret-box';
 import type { AppEnv } from '../deps';
-import { HttpError } from '../errors';
+import { getNotificationTenant } from '../../db/queries/notifications';
+import { HttpError, notFound } from '../errors';
 import { acknowledgeNotification } from '../services/notifications';
 
 const page = (title: string, body: string) =>
@@ -52,7 +53,9 @@ export const ackLinkRoutes = new Hono<AppEnv>()
   })
   .post('/v1/notifications/:id/ack-link', async (c) => {
     const { id, by } = verified(c);
-    const result = await acknowledgeNotification(c.var.deps, c.var.tenantId, id, by);
+    const tenantId = await getNotificationTenant(c.var.deps.db, id);
+    if (!tenantId) throw notFound(`notification ${id}`);
+    const result = await acknowledgeNotification(c.var.deps, tenantId, id, by);
     const text = result.accepted ? 'Acknowledged. Thank you.' : `Not acknowledged: ${result.reason}.`;
     return c.html(page('Acknowledge', `<h1>${escapeHtml(text)}</h1>`), result.accepted ? 200 : 409);
   });

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Audience } from '../../common/types';
 import {
   getDeadline,
@@ -7,6 +7,7 @@ import {
   upsertDeadline,
   type Deadline,
 } from '../../db/queries/deadlines';
+import { securedRoute } from '../auth/access';
 import type { ApiDeps, AppEnv } from '../deps';
 import { notFound } from '../errors';
 import { checkReferences } from '../services/notifications';
@@ -44,37 +45,46 @@ const DeadlineSchema = z
   })
   .openapi('Deadline');
 
-const putRoute = createRoute({
-  method: 'put',
-  path: '/v1/deadlines/{key}',
-  tags: ['deadlines'],
-  summary: 'Register or replace an item with a due time (re-opens a done item)',
-  request: { params, body: jsonBody(DeadlineInputSchema, 'The item') },
-  responses: {
-    200: jsonResponse(DeadlineSchema, 'Replaced'),
-    201: jsonResponse(DeadlineSchema, 'Created'),
-    400: errorResponse('Invalid item'),
-    422: errorResponse('Unknown event, group or recipient, or missing template variables'),
+const putRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'put',
+    path: '/v1/deadlines/{key}',
+    tags: ['deadlines'],
+    summary: 'Register or replace an item with a due time (re-opens a done item)',
+    request: { params, body: jsonBody(DeadlineInputSchema, 'The item') },
+    responses: {
+      200: jsonResponse(DeadlineSchema, 'Replaced'),
+      201: jsonResponse(DeadlineSchema, 'Created'),
+      400: errorResponse('Invalid item'),
+      422: errorResponse('Unknown event, group or recipient, or missing template variables'),
+    },
   },
-});
+);
 
-const getRoute = createRoute({
-  method: 'get',
-  path: '/v1/deadlines/{key}',
-  tags: ['deadlines'],
-  summary: 'Get an item',
-  request: { params },
-  responses: { 200: jsonResponse(DeadlineSchema, 'The item'), 404: errorResponse('No such item') },
-});
+const getRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'get',
+    path: '/v1/deadlines/{key}',
+    tags: ['deadlines'],
+    summary: 'Get an item',
+    request: { params },
+    responses: { 200: jsonResponse(DeadlineSchema, 'The item'), 404: errorResponse('No such item') },
+  },
+);
 
-const doneRoute = createRoute({
-  method: 'post',
-  path: '/v1/deadlines/{key}/done',
-  tags: ['deadlines'],
-  summary: 'Close an item: the overdue workflow no longer notifies about it',
-  request: { params },
-  responses: { 200: jsonResponse(DeadlineSchema, 'Closed'), 404: errorResponse('No such item') },
-});
+const doneRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'post',
+    path: '/v1/deadlines/{key}/done',
+    tags: ['deadlines'],
+    summary: 'Close an item: the overdue workflow no longer notifies about it',
+    request: { params },
+    responses: { 200: jsonResponse(DeadlineSchema, 'Closed'), 404: errorResponse('No such item') },
+  },
+);
 
 const view = ({ tenantId: _tenantId, ...rest }: Deadline) => rest;
 

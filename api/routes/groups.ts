@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   addGroupMember,
   deleteGroup,
@@ -9,6 +9,7 @@ import {
   upsertGroup,
 } from '../../db/queries/groups';
 import { getRecipient } from '../../db/queries/recipients';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { notFound, validationFailed } from '../errors';
 import {
@@ -31,68 +32,86 @@ const GroupWithMembers = GroupSchema.extend({ members: z.array(GroupMemberSchema
   'GroupWithMembers',
 );
 
-const putRoute = createRoute({
-  method: 'put',
-  path: '/v1/groups/{key}',
-  tags: ['groups'],
-  summary: 'Create or update a group',
-  request: { params: groupParams, body: jsonBody(GroupInputSchema, 'The group') },
-  responses: {
-    200: jsonResponse(GroupSchema, 'Updated'),
-    201: jsonResponse(GroupSchema, 'Created'),
-    400: errorResponse('Invalid group'),
-    409: errorResponse('Another group has this name'),
+const putRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'put',
+    path: '/v1/groups/{key}',
+    tags: ['groups'],
+    summary: 'Create or update a group',
+    request: { params: groupParams, body: jsonBody(GroupInputSchema, 'The group') },
+    responses: {
+      200: jsonResponse(GroupSchema, 'Updated'),
+      201: jsonResponse(GroupSchema, 'Created'),
+      400: errorResponse('Invalid group'),
+      409: errorResponse('Another group has this name'),
+    },
   },
-});
+);
 
-const getRoute = createRoute({
-  method: 'get',
-  path: '/v1/groups/{key}',
-  tags: ['groups'],
-  summary: 'A group and its members',
-  request: { params: groupParams },
-  responses: { 200: jsonResponse(GroupWithMembers, 'The group'), 404: errorResponse('No such group') },
-});
-
-const deleteRoute = createRoute({
-  method: 'delete',
-  path: '/v1/groups/{key}',
-  tags: ['groups'],
-  summary: 'Delete a group (its recipients stay)',
-  request: { params: groupParams },
-  responses: { 204: { description: 'Deleted' }, 404: errorResponse('No such group') },
-});
-
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/groups',
-  tags: ['groups'],
-  summary: 'All groups with member counts',
-  responses: { 200: jsonResponse(z.object({ items: z.array(GroupSchema) }), 'The groups') },
-});
-
-const putMemberRoute = createRoute({
-  method: 'put',
-  path: '/v1/groups/{key}/members/{externalId}',
-  tags: ['groups'],
-  summary: 'Add a recipient to a group',
-  request: { params: memberParams },
-  responses: {
-    200: jsonResponse(GroupSchema, 'Already a member'),
-    201: jsonResponse(GroupSchema, 'Added'),
-    404: errorResponse('No such group'),
-    422: errorResponse('No such recipient'),
+const getRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/groups/{key}',
+    tags: ['groups'],
+    summary: 'A group and its members',
+    request: { params: groupParams },
+    responses: { 200: jsonResponse(GroupWithMembers, 'The group'), 404: errorResponse('No such group') },
   },
-});
+);
 
-const deleteMemberRoute = createRoute({
-  method: 'delete',
-  path: '/v1/groups/{key}/members/{externalId}',
-  tags: ['groups'],
-  summary: 'Remove a recipient from a group',
-  request: { params: memberParams },
-  responses: { 204: { description: 'Removed' }, 404: errorResponse('No such group or membership') },
-});
+const deleteRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'delete',
+    path: '/v1/groups/{key}',
+    tags: ['groups'],
+    summary: 'Delete a group (its recipients stay)',
+    request: { params: groupParams },
+    responses: { 204: { description: 'Deleted' }, 404: errorResponse('No such group') },
+  },
+);
+
+const listRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/groups',
+    tags: ['groups'],
+    summary: 'All groups with member counts',
+    responses: { 200: jsonResponse(z.object({ items: z.array(GroupSchema) }), 'The groups') },
+  },
+);
+
+const putMemberRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'put',
+    path: '/v1/groups/{key}/members/{externalId}',
+    tags: ['groups'],
+    summary: 'Add a recipient to a group',
+    request: { params: memberParams },
+    responses: {
+      200: jsonResponse(GroupSchema, 'Already a member'),
+      201: jsonResponse(GroupSchema, 'Added'),
+      404: errorResponse('No such group'),
+      422: errorResponse('No such recipient'),
+    },
+  },
+);
+
+const deleteMemberRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'delete',
+    path: '/v1/groups/{key}/members/{externalId}',
+    tags: ['groups'],
+    summary: 'Remove a recipient from a group',
+    request: { params: memberParams },
+    responses: { 204: { description: 'Removed' }, 404: errorResponse('No such group or membership') },
+  },
+);
 
 export const groupRoutes = new OpenAPIHono<AppEnv>()
   .openapi(putRoute, async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { Pool } from 'pg';
@@ -17,6 +17,7 @@ import {
   type InboxMessage,
 } from '../../db/queries/inbox';
 import { getRecipient } from '../../db/queries/recipients';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound } from '../errors';
 import { inboxStreamFor } from '../inbox-stream';
@@ -47,6 +48,7 @@ const UnreadCountSchema = z.object({ unreadCount: z.number().int() }).openapi('I
 
 const recipientParams = z.object({ externalId: identifier('externalId', 'tech-42') });
 const messageParams = z.object({
+  externalId: identifier('externalId', 'tech-42'),
   messageId: identifier('messageId', '0b8a…').pipe(z.uuid({ message: 'not an inbox message id' })),
 });
 
@@ -57,114 +59,135 @@ const flag = (description: string) =>
     .optional()
     .openapi({ type: 'string', enum: ['true', 'false'], description });
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/recipients/{externalId}/inbox',
-  tags: ['inbox'],
-  summary: "A recipient's inbox, newest first",
-  request: {
-    params: recipientParams,
-    query: z.object({
-      unread: flag('true: only messages not read yet'),
-      archived: flag('true: only archived messages; false (the default): only messages not archived'),
-      limit: z.coerce.number().int().min(1).max(100).default(20),
-      cursor: z.string().optional().openapi({ description: 'nextCursor of the previous page' }),
-    }),
+const listRoute = securedRoute(
+  { scope: 'read', endUser: true },
+  {
+    method: 'get',
+    path: '/v1/recipients/{externalId}/inbox',
+    tags: ['inbox'],
+    summary: "A recipient's inbox, newest first",
+    request: {
+      params: recipientParams,
+      query: z.object({
+        unread: flag('true: only messages not read yet'),
+        archived: flag('true: only archived messages; false (the default): only messages not archived'),
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        cursor: z.string().optional().openapi({ description: 'nextCursor of the previous page' }),
+      }),
+    },
+    responses: {
+      200: jsonResponse(
+        z
+          .object({
+            items: z.array(InboxMessageSchema),
+            nextCursor: z.string().nullable(),
+            unreadCount: z.number().int(),
+          })
+          .openapi('InboxPage'),
+        'A page of messages and the unread count',
+      ),
+      400: errorResponse('Bad query or cursor'),
+      404: errorResponse('No such recipient'),
+    },
   },
-  responses: {
-    200: jsonResponse(
-      z
-        .object({
-          items: z.array(InboxMessageSchema),
-          nextCursor: z.string().nullable(),
-          unreadCount: z.number().int(),
-        })
-        .openapi('InboxPage'),
-      'A page of messages and the unread count',
-    ),
-    400: errorResponse('Bad query or cursor'),
-    404: errorResponse('No such recipient'),
-  },
-});
+);
 
-const unreadCountRoute = createRoute({
-  method: 'get',
-  path: '/v1/recipients/{externalId}/inbox/unread-count',
-  tags: ['inbox'],
-  summary: 'How many messages the inbox shows unread (archived ones are not counted)',
-  request: { params: recipientParams },
-  responses: {
-    200: jsonResponse(UnreadCountSchema, 'The unread count'),
-    404: errorResponse('No such recipient'),
+const unreadCountRoute = securedRoute(
+  { scope: 'read', endUser: true },
+  {
+    method: 'get',
+    path: '/v1/recipients/{externalId}/inbox/unread-count',
+    tags: ['inbox'],
+    summary: 'How many messages the inbox shows unread (archived ones are not counted)',
+    request: { params: recipientParams },
+    responses: {
+      200: jsonResponse(UnreadCountSchema, 'The unread count'),
+      404: errorResponse('No such recipient'),
+    },
   },
-});
+);
 
-const readAllRoute = createRoute({
-  method: 'post',
-  path: '/v1/recipients/{externalId}/inbox/read-all',
-  tags: ['inbox'],
-  summary: 'Mark every unread message the inbox shows (not archived) read',
-  request: { params: recipientParams },
-  responses: {
-    200: jsonResponse(
-      z.object({ updated: z.number().int() }).openapi('InboxReadAll'),
-      'How many messages were marked read',
-    ),
-    404: errorResponse('No such recipient'),
+const readAllRoute = securedRoute(
+  { scope: 'manage', endUser: true },
+  {
+    method: 'post',
+    path: '/v1/recipients/{externalId}/inbox/read-all',
+    tags: ['inbox'],
+    summary: 'Mark every unread message the inbox shows (not archived) read',
+    request: { params: recipientParams },
+    responses: {
+      200: jsonResponse(
+        z.object({ updated: z.number().int() }).openapi('InboxReadAll'),
+        'How many messages were marked read',
+      ),
+      404: errorResponse('No such recipient'),
+    },
   },
-});
+);
 
-const streamRoute = createRoute({
-  method: 'get',
-  path: '/v1/recipients/{externalId}/inbox/stream',
-  tags: ['inbox'],
-  summary: 'Live inbox (Server-Sent Events)',
-  description:
-    '`event: ready` with `{"unreadCount": n}` on connect, then `event: message` with the message (its id as the event id) ' +
-    `for each new message, and a comment line every ${HEARTBEAT_MS / 1000} s. A client reconnecting with ` +
-    `\`Last-Event-ID\` first receives the messages that arrived since (at most ${CATCH_UP_LIMIT}).`,
-  request: {
-    params: recipientParams,
-    headers: z.object({
-      'last-event-id': z
-        .string()
-        .optional()
-        .openapi({ param: { name: 'last-event-id', in: 'header' }, description: 'The last message id seen' }),
-    }),
+const streamRoute = securedRoute(
+  { scope: 'read', endUser: true },
+  {
+    method: 'get',
+    path: '/v1/recipients/{externalId}/inbox/stream',
+    tags: ['inbox'],
+    summary: 'Live inbox (Server-Sent Events)',
+    description:
+      '`event: ready` with `{"unreadCount": n}` on connect, then `event: message` with the message (its id as the event id) ' +
+      `for each new message, and a comment line every ${HEARTBEAT_MS / 1000} s. A client reconnecting with ` +
+      `\`Last-Event-ID\` first receives the messages that arrived since (at most ${CATCH_UP_LIMIT}).`,
+    request: {
+      params: recipientParams,
+      headers: z.object({
+        'last-event-id': z
+          .string()
+          .optional()
+          .openapi({
+            param: { name: 'last-event-id', in: 'header' },
+            description: 'The last message id seen',
+          }),
+      }),
+    },
+    responses: {
+      200: { content: { 'text/event-stream': { schema: z.string() } }, description: 'The event stream' },
+      404: errorResponse('No such recipient'),
+      503: errorResponse('The live stream cannot reach the database now'),
+    },
   },
-  responses: {
-    200: { content: { 'text/event-stream': { schema: z.string() } }, description: 'The event stream' },
-    404: errorResponse('No such recipient'),
-    503: errorResponse('The live stream cannot reach the database now'),
-  },
-});
+);
 
 const messageRoute = (action: 'read' | 'unread' | 'archive' | 'unarchive', summary: string) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/inbox/{messageId}/${action}`,
+  securedRoute(
+    { scope: 'manage', endUser: true },
+    {
+      method: 'post',
+      path: `/v1/recipients/{externalId}/inbox/{messageId}/${action}`,
+      tags: ['inbox'],
+      summary,
+      request: { params: messageParams },
+      responses: {
+        200: jsonResponse(InboxMessageSchema, 'The message'),
+        400: errorResponse('Malformed message id'),
+        404: errorResponse('No such message'),
+      },
+    },
+  );
+
+const deleteRoute = securedRoute(
+  { scope: 'manage', endUser: true },
+  {
+    method: 'delete',
+    path: '/v1/recipients/{externalId}/inbox/{messageId}',
     tags: ['inbox'],
-    summary,
+    summary: 'Delete a message',
     request: { params: messageParams },
     responses: {
-      200: jsonResponse(InboxMessageSchema, 'The message'),
+      204: { description: 'Deleted' },
       400: errorResponse('Malformed message id'),
       404: errorResponse('No such message'),
     },
-  });
-
-const deleteRoute = createRoute({
-  method: 'delete',
-  path: '/v1/inbox/{messageId}',
-  tags: ['inbox'],
-  summary: 'Delete a message',
-  request: { params: messageParams },
-  responses: {
-    204: { description: 'Deleted' },
-    400: errorResponse('Malformed message id'),
-    404: errorResponse('No such message'),
   },
-});
+);
 
 async function requireRecipient(db: Pool, tenantId: string, externalId: string): Promise<void> {
   if (!(await getRecipient(db, tenantId, externalId))) throw notFound(`recipient ${externalId}`);
@@ -232,33 +255,29 @@ export const inboxRoutes = new OpenAPIHono<AppEnv>()
     return openLiveInbox(c, externalId, lastEventId && UUID.test(lastEventId) ? lastEventId : null);
   })
   .openapi(messageRoute('read', 'Mark a message read'), async (c) => {
-    const { messageId } = c.req.valid('param');
-    return c.json(
-      found(await markInboxMessageRead(c.var.deps.db, c.var.tenantId, messageId), messageId),
-      200,
-    );
+    const { messageId, externalId } = c.req.valid('param');
+    const owner = { tenantId: c.var.tenantId, externalId };
+    return c.json(found(await markInboxMessageRead(c.var.deps.db, owner, messageId), messageId), 200);
   })
   .openapi(messageRoute('unread', 'Mark a message unread'), async (c) => {
-    const { messageId } = c.req.valid('param');
-    return c.json(
-      found(await markInboxMessageUnread(c.var.deps.db, c.var.tenantId, messageId), messageId),
-      200,
-    );
+    const { messageId, externalId } = c.req.valid('param');
+    const owner = { tenantId: c.var.tenantId, externalId };
+    return c.json(found(await markInboxMessageUnread(c.var.deps.db, owner, messageId), messageId), 200);
   })
   .openapi(messageRoute('archive', 'Archive a message (it leaves the default list)'), async (c) => {
-    const { messageId } = c.req.valid('param');
-    return c.json(found(await archiveInboxMessage(c.var.deps.db, c.var.tenantId, messageId), messageId), 200);
+    const { messageId, externalId } = c.req.valid('param');
+    const owner = { tenantId: c.var.tenantId, externalId };
+    return c.json(found(await archiveInboxMessage(c.var.deps.db, owner, messageId), messageId), 200);
   })
   .openapi(messageRoute('unarchive', 'Bring an archived message back to the inbox'), async (c) => {
-    const { messageId } = c.req.valid('param');
-    return c.json(
-      found(await unarchiveInboxMessage(c.var.deps.db, c.var.tenantId, messageId), messageId),
-      200,
-    );
+    const { messageId, externalId } = c.req.valid('param');
+    const owner = { tenantId: c.var.tenantId, externalId };
+    return c.json(found(await unarchiveInboxMessage(c.var.deps.db, owner, messageId), messageId), 200);
   })
   .openapi(deleteRoute, async (c) => {
-    const { messageId } = c.req.valid('param');
-    if (!(await deleteInboxMessage(c.var.deps.db, c.var.tenantId, messageId)))
+    const { messageId, externalId } = c.req.valid('param');
+    const owner = { tenantId: c.var.tenantId, externalId };
+    if (!(await deleteInboxMessage(c.var.deps.db, owner, messageId)))
       throw notFound(`inbox message ${messageId}`);
     return c.body(null, 204);
   });

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { requireScope, securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError } from '../errors';
 import {
@@ -39,95 +40,115 @@ const IdempotencyHeaders = z.object({
     }),
 });
 
-const createNotificationRoute = createRoute({
-  method: 'post',
-  path: '/v1/notifications',
-  tags: ['notifications'],
-  summary: 'Send a notification (starts its workflow)',
-  request: {
-    headers: IdempotencyHeaders,
-    body: jsonBody(NotificationRequestSchema, 'What to send, to whom'),
+const createNotificationRoute = securedRoute(
+  { scope: 'send' },
+  {
+    method: 'post',
+    path: '/v1/notifications',
+    tags: ['notifications'],
+    summary: 'Send a notification (starts its workflow)',
+    request: {
+      headers: IdempotencyHeaders,
+      body: jsonBody(NotificationRequestSchema, 'What to send, to whom'),
+    },
+    responses: {
+      202: jsonResponse(NotificationCreatedSchema, 'Accepted; the workflow is running'),
+      400: errorResponse('Malformed request'),
+      403: errorResponse("priority critical with a key that lacks the scope 'critical'"),
+      413: errorResponse('Body over the size limit'),
+      422: errorResponse(
+        'Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body',
+      ),
+      503: errorResponse('Temporal unavailable; nothing was started'),
+    },
   },
-  responses: {
-    202: jsonResponse(NotificationCreatedSchema, 'Accepted; the workflow is running'),
-    400: errorResponse('Malformed request'),
-    413: errorResponse('Body over the size limit'),
-    422: errorResponse(
-      'Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body',
-    ),
-    503: errorResponse('Temporal unavailable; nothing was started'),
-  },
-});
+);
 
-const getNotificationRoute = createRoute({
-  method: 'get',
-  path: '/v1/notifications/{id}',
-  tags: ['notifications'],
-  summary: 'State of a notification, per recipient and channel',
-  request: {
-    params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }),
+const getNotificationRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/notifications/{id}',
+    tags: ['notifications'],
+    summary: 'State of a notification, per recipient and channel',
+    request: {
+      params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }),
+    },
+    responses: {
+      200: jsonResponse(NotificationViewSchema, 'The notification'),
+      400: errorResponse('Malformed id'),
+      404: errorResponse('No such notification'),
+    },
   },
-  responses: {
-    200: jsonResponse(NotificationViewSchema, 'The notification'),
-    400: errorResponse('Malformed id'),
-    404: errorResponse('No such notification'),
-  },
-});
+);
 
 const notificationIdParams = z.object({
   id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })),
 });
 
-const ackRoute = createRoute({
-  method: 'post',
-  path: '/v1/notifications/{id}/ack',
-  tags: ['notifications'],
-  summary: 'Acknowledge a notification: its escalation stops (answers at once whether the ack was accepted)',
-  request: { params: notificationIdParams, body: jsonBody(AckRequestSchema, 'Who acknowledges') },
-  responses: {
-    200: jsonResponse(AckResultSchema, 'Accepted, or not and why (e.g. already acknowledged)'),
-    400: errorResponse('Malformed request'),
-    404: errorResponse('No such notification'),
-    409: errorResponse('The notification has finished'),
+const ackRoute = securedRoute(
+  { scope: 'send' },
+  {
+    method: 'post',
+    path: '/v1/notifications/{id}/ack',
+    tags: ['notifications'],
+    summary:
+      'Acknowledge a notification: its escalation stops (answers at once whether the ack was accepted)',
+    request: { params: notificationIdParams, body: jsonBody(AckRequestSchema, 'Who acknowledges') },
+    responses: {
+      200: jsonResponse(AckResultSchema, 'Accepted, or not and why (e.g. already acknowledged)'),
+      400: errorResponse('Malformed request'),
+      404: errorResponse('No such notification'),
+      409: errorResponse('The notification has finished'),
+    },
   },
-});
+);
 
-const cancelRoute = createRoute({
-  method: 'post',
-  path: '/v1/notifications/{id}/cancel',
-  tags: ['notifications'],
-  summary: 'Cancel a notification: every pending batch, retry and escalation stops',
-  request: { params: notificationIdParams },
-  responses: {
-    200: jsonResponse(CancelResultSchema, 'Cancelled; what was still pending'),
-    404: errorResponse('No such notification'),
-    409: errorResponse('The notification has finished'),
+const cancelRoute = securedRoute(
+  { scope: 'send' },
+  {
+    method: 'post',
+    path: '/v1/notifications/{id}/cancel',
+    tags: ['notifications'],
+    summary: 'Cancel a notification: every pending batch, retry and escalation stops',
+    request: { params: notificationIdParams },
+    responses: {
+      200: jsonResponse(CancelResultSchema, 'Cancelled; what was still pending'),
+      404: errorResponse('No such notification'),
+      409: errorResponse('The notification has finished'),
+    },
   },
-});
+);
 
-const listNotificationsRoute = createRoute({
-  method: 'get',
-  path: '/v1/notifications',
-  tags: ['notifications'],
-  summary: 'List notifications, newest first',
-  request: { query: ListQuerySchema },
-  responses: {
-    200: jsonResponse(pageOf(NotificationSummarySchema, 'NotificationPage'), 'A page of notifications'),
-    400: errorResponse('Bad filter'),
+const listNotificationsRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/notifications',
+    tags: ['notifications'],
+    summary: 'List notifications, newest first',
+    request: { query: ListQuerySchema },
+    responses: {
+      200: jsonResponse(pageOf(NotificationSummarySchema, 'NotificationPage'), 'A page of notifications'),
+      400: errorResponse('Bad filter'),
+    },
   },
-});
+);
 
-const listDeliveriesRoute = createRoute({
-  method: 'get',
-  path: '/v1/deliveries',
-  tags: ['notifications'],
-  summary: 'The delivery log, newest first',
-  request: { query: DeliveryQuerySchema },
-  responses: {
-    200: jsonResponse(pageOf(DeliverySchema, 'DeliveryPage'), 'A page of deliveries'),
-    400: errorResponse('Bad filter'),
+const listDeliveriesRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/deliveries',
+    tags: ['notifications'],
+    summary: 'The delivery log, newest first',
+    request: { query: DeliveryQuerySchema },
+    responses: {
+      200: jsonResponse(pageOf(DeliverySchema, 'DeliveryPage'), 'A page of deliveries'),
+      400: errorResponse('Bad filter'),
+    },
   },
-});
+);
 
 export const notificationRoutes = new OpenAPIHono<AppEnv>()
   .openapi(createNotificationRoute, async (c) => {
@@ -141,6 +162,8 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
         [{ path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' }],
       );
     }
+    // critical overrides every person's opt-outs and quiet hours: only keys trusted with it may send it.
+    if (body.priority === 'critical') requireScope(c, 'critical');
     const { idempotencyKey, ...request } = body;
     const created = await createNotification(
       c.var.deps,

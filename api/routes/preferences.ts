@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   CATEGORY_PREFIX,
   GroupPreferencesSchema,
@@ -13,6 +13,7 @@ import {
   putPreferences,
 } from '../../db/queries/preferences';
 import type { TemplateRegistry } from '../../templates/registry';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { formatPath, notFound, validationFailed, type ErrorDetail } from '../errors';
 import { errorResponse, identifier, jsonBody, jsonResponse } from '../schemas';
@@ -49,60 +50,75 @@ const groupParams = z.object({
 
 const unknownKeysResponse = errorResponse('An events key names no known event or category');
 
-const getRoute = createRoute({
-  method: 'get',
-  path: '/v1/recipients/{externalId}/preferences',
-  tags: ['preferences'],
-  summary: "A recipient's preferences ({} when none are set)",
-  request: { params: recipientParams },
-  responses: { 200: jsonResponse(Preferences, 'The preferences'), 404: errorResponse('No such recipient') },
-});
-
-const putRoute = createRoute({
-  method: 'put',
-  path: '/v1/recipients/{externalId}/preferences',
-  tags: ['preferences'],
-  summary: "Replace a recipient's preferences",
-  request: { params: recipientParams, body: jsonBody(Preferences, 'The whole preferences document') },
-  responses: {
-    200: jsonResponse(Preferences, 'Stored'),
-    400: errorResponse('Invalid document'),
-    404: errorResponse('No such recipient'),
-    422: unknownKeysResponse,
+const getRoute = securedRoute(
+  { scope: 'read', endUser: true },
+  {
+    method: 'get',
+    path: '/v1/recipients/{externalId}/preferences',
+    tags: ['preferences'],
+    summary: "A recipient's preferences ({} when none are set)",
+    request: { params: recipientParams },
+    responses: { 200: jsonResponse(Preferences, 'The preferences'), 404: errorResponse('No such recipient') },
   },
-});
+);
 
-const getGroupRoute = createRoute({
-  method: 'get',
-  path: '/v1/groups/{key}/preferences',
-  tags: ['preferences'],
-  summary: "A group's default preferences for its members ({} when none are set)",
-  request: { params: groupParams },
-  responses: { 200: jsonResponse(GroupPreferences, 'The defaults'), 404: errorResponse('No such group') },
-});
-
-const putGroupRoute = createRoute({
-  method: 'put',
-  path: '/v1/groups/{key}/preferences',
-  tags: ['preferences'],
-  summary: "Replace a group's default preferences",
-  request: { params: groupParams, body: jsonBody(GroupPreferences, 'The whole defaults document') },
-  responses: {
-    200: jsonResponse(GroupPreferences, 'Stored'),
-    400: errorResponse('Invalid document'),
-    404: errorResponse('No such group'),
-    422: unknownKeysResponse,
+const putRoute = securedRoute(
+  { scope: 'manage', endUser: true },
+  {
+    method: 'put',
+    path: '/v1/recipients/{externalId}/preferences',
+    tags: ['preferences'],
+    summary: "Replace a recipient's preferences",
+    request: { params: recipientParams, body: jsonBody(Preferences, 'The whole preferences document') },
+    responses: {
+      200: jsonResponse(Preferences, 'Stored'),
+      400: errorResponse('Invalid document'),
+      404: errorResponse('No such recipient'),
+      422: unknownKeysResponse,
+    },
   },
-});
+);
 
-const deleteGroupRoute = createRoute({
-  method: 'delete',
-  path: '/v1/groups/{key}/preferences',
-  tags: ['preferences'],
-  summary: "Remove a group's default preferences",
-  request: { params: groupParams },
-  responses: { 204: { description: 'Removed (or there were none)' }, 404: errorResponse('No such group') },
-});
+const getGroupRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/groups/{key}/preferences',
+    tags: ['preferences'],
+    summary: "A group's default preferences for its members ({} when none are set)",
+    request: { params: groupParams },
+    responses: { 200: jsonResponse(GroupPreferences, 'The defaults'), 404: errorResponse('No such group') },
+  },
+);
+
+const putGroupRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'put',
+    path: '/v1/groups/{key}/preferences',
+    tags: ['preferences'],
+    summary: "Replace a group's default preferences",
+    request: { params: groupParams, body: jsonBody(GroupPreferences, 'The whole defaults document') },
+    responses: {
+      200: jsonResponse(GroupPreferences, 'Stored'),
+      400: errorResponse('Invalid document'),
+      404: errorResponse('No such group'),
+      422: unknownKeysResponse,
+    },
+  },
+);
+
+const deleteGroupRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'delete',
+    path: '/v1/groups/{key}/preferences',
+    tags: ['preferences'],
+    summary: "Remove a group's default preferences",
+    request: { params: groupParams },
+    responses: { 204: { description: 'Removed (or there were none)' }, 404: errorResponse('No such group') },
+  },
+);
 
 /** What the schema cannot check: every `events` key names a template's event or category. */
 function checkEventKeys(templates: TemplateRegistry, document: PreferencesDocument): void {

@@ -1,5 +1,5 @@
 import { ECDH } from 'node:crypto';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
 import {
   deletePushSubscriptionByEndpoint,
@@ -8,6 +8,7 @@ import {
 } from '../../db/queries/push-subscriptions';
 import { getRecipient } from '../../db/queries/recipients';
 import type { ApiConfig } from '../config';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound, validationFailed } from '../errors';
 import { errorResponse, identifier, jsonBody, jsonResponse } from '../schemas';
@@ -78,56 +79,65 @@ const PushSubscriptionSchema = z
 
 const params = z.object({ externalId: identifier('externalId', 'tech-42') });
 
-const publicKeyRoute = createRoute({
-  method: 'get',
-  path: '/v1/push/public-key',
-  tags: ['push'],
-  summary: "The VAPID public key, for the browser's pushManager.subscribe({ applicationServerKey })",
-  responses: {
-    200: jsonResponse(z.object({ publicKey: z.string() }).openapi('VapidPublicKey'), 'The key, base64url'),
-    503: errorResponse('Web push is not configured (VAPID_PUBLIC_KEY is not set)'),
+const publicKeyRoute = securedRoute(
+  { scope: 'read', endUser: true },
+  {
+    method: 'get',
+    path: '/v1/push/public-key',
+    tags: ['push'],
+    summary: "The VAPID public key, for the browser's pushManager.subscribe({ applicationServerKey })",
+    responses: {
+      200: jsonResponse(z.object({ publicKey: z.string() }).openapi('VapidPublicKey'), 'The key, base64url'),
+      503: errorResponse('Web push is not configured (VAPID_PUBLIC_KEY is not set)'),
+    },
   },
-});
+);
 
-const subscribeRoute = createRoute({
-  method: 'post',
-  path: '/v1/recipients/{externalId}/push-subscriptions',
-  tags: ['push'],
-  summary: 'Register a browser push subscription for a recipient',
-  description:
-    'The endpoint must be https and must not resolve to a private, loopback or link-local address ' +
-    '(HERALD_ALLOW_LOOPBACK_URLS=true allows loopback, over http too, for development). ' +
-    'An endpoint already registered in the tenant is updated and moves to this recipient.',
-  request: { params, body: jsonBody(PushSubscriptionInputSchema, 'The PushSubscription') },
-  responses: {
-    200: jsonResponse(PushSubscriptionSchema, 'Updated (the endpoint was registered already)'),
-    201: jsonResponse(PushSubscriptionSchema, 'Registered'),
-    400: errorResponse('Malformed subscription (e.g. keys of the wrong length)'),
-    404: errorResponse('No such recipient'),
-    422: errorResponse('Endpoint refused (not https, or a private/loopback/link-local address)'),
-    503: errorResponse("The endpoint's host could not be resolved now; try again"),
+const subscribeRoute = securedRoute(
+  { scope: 'manage', endUser: true },
+  {
+    method: 'post',
+    path: '/v1/recipients/{externalId}/push-subscriptions',
+    tags: ['push'],
+    summary: 'Register a browser push subscription for a recipient',
+    description:
+      'The endpoint must be https and must not resolve to a private, loopback or link-local address ' +
+      '(HERALD_ALLOW_LOOPBACK_URLS=true allows loopback, over http too, for development). ' +
+      'An endpoint already registered in the tenant is updated and moves to this recipient.',
+    request: { params, body: jsonBody(PushSubscriptionInputSchema, 'The PushSubscription') },
+    responses: {
+      200: jsonResponse(PushSubscriptionSchema, 'Updated (the endpoint was registered already)'),
+      201: jsonResponse(PushSubscriptionSchema, 'Registered'),
+      400: errorResponse('Malformed subscription (e.g. keys of the wrong length)'),
+      404: errorResponse('No such recipient'),
+      422: errorResponse('Endpoint refused (not https, or a private/loopback/link-local address)'),
+      503: errorResponse("The endpoint's host could not be resolved now; try again"),
+    },
   },
-});
+);
 
 const EndpointSchema = z.object({ endpoint: z.string().min(1).max(2048).optional() });
 
-const unsubscribeRoute = createRoute({
-  method: 'delete',
-  path: '/v1/recipients/{externalId}/push-subscriptions',
-  tags: ['push'],
-  summary: "Remove a recipient's push subscription by its endpoint",
-  description: 'The endpoint is given in the JSON body `{"endpoint": "…"}` or as the query `?endpoint=`.',
-  request: {
-    params,
-    query: EndpointSchema,
-    body: { content: { 'application/json': { schema: EndpointSchema } }, required: false },
+const unsubscribeRoute = securedRoute(
+  { scope: 'manage', endUser: true },
+  {
+    method: 'delete',
+    path: '/v1/recipients/{externalId}/push-subscriptions',
+    tags: ['push'],
+    summary: "Remove a recipient's push subscription by its endpoint",
+    description: 'The endpoint is given in the JSON body `{"endpoint": "…"}` or as the query `?endpoint=`.',
+    request: {
+      params,
+      query: EndpointSchema,
+      body: { content: { 'application/json': { schema: EndpointSchema } }, required: false },
+    },
+    responses: {
+      204: { description: 'Removed' },
+      400: errorResponse('No endpoint given'),
+      404: errorResponse('No such recipient or subscription'),
+    },
   },
-  responses: {
-    204: { description: 'Removed' },
-    400: errorResponse('No endpoint given'),
-    404: errorResponse('No such recipient or subscription'),
-  },
-});
+);
 
 const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
 

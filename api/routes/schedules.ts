@@ -1,5 +1,7 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { controlSchedule, getSchedule, listSchedules, type ScheduleCommand } from '../../scripts/schedules';
+import { securedRoute } from '../auth/access';
+import { HERALD_SCHEDULE_PREFIX } from '../../common/schedules';
 import type { AppEnv } from '../deps';
 import { notFound } from '../errors';
 import { errorResponse, jsonResponse } from '../schemas';
@@ -22,29 +24,38 @@ const params = z.object({
     .string()
     .min(1)
     .max(255)
+    // Only Herald's own schedules: the namespace may hold others that are none of the API's business.
+    .startsWith(HERALD_SCHEDULE_PREFIX, `must start with ${HERALD_SCHEDULE_PREFIX}`)
     .openapi({ param: { name: 'id', in: 'path' }, example: 'herald-digest' }),
 });
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/schedules',
-  tags: ['schedules'],
-  summary: "List Herald's Temporal Schedules (ids starting with herald-)",
-  responses: { 200: jsonResponse(z.object({ items: z.array(ScheduleSchema) }), 'The schedules') },
-});
+const listRoute = securedRoute(
+  { scope: 'operator' },
+  {
+    method: 'get',
+    path: '/v1/schedules',
+    tags: ['schedules'],
+    summary: "List Herald's Temporal Schedules (ids starting with herald-)",
+    responses: { 200: jsonResponse(z.object({ items: z.array(ScheduleSchema) }), 'The schedules') },
+  },
+);
 
 const commandRoute = (command: ScheduleCommand, summary: string) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/schedules/{id}/${command}`,
-    tags: ['schedules'],
-    summary,
-    request: { params },
-    responses: {
-      200: jsonResponse(ScheduleSchema, 'The schedule afterwards'),
-      404: errorResponse('No such schedule'),
+  securedRoute(
+    { scope: 'operator' },
+    {
+      method: 'post',
+      path: `/v1/schedules/{id}/${command}`,
+      tags: ['schedules'],
+      summary,
+      request: { params },
+      responses: {
+        200: jsonResponse(ScheduleSchema, 'The schedule afterwards'),
+        400: errorResponse('An id outside the herald- prefix'),
+        404: errorResponse('No such schedule'),
+      },
     },
-  });
+  );
 
 const triggerRoute = commandRoute('trigger', 'Start a run of the schedule now');
 const pauseRoute = commandRoute('pause', 'Pause the schedule');

@@ -1,5 +1,6 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { TemplateRenderError } from '../../templates/registry';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound, validationFailed } from '../errors';
 import {
@@ -14,36 +15,45 @@ import {
 
 const params = z.object({ event: identifier('event', 'ticket.assigned') });
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/templates',
-  tags: ['templates'],
-  summary: 'The template catalogue',
-  responses: { 200: jsonResponse(z.object({ items: z.array(TemplateSchema) }), 'Every template') },
-});
-
-const getRoute = createRoute({
-  method: 'get',
-  path: '/v1/templates/{event}',
-  tags: ['templates'],
-  summary: "One template's manifest",
-  request: { params },
-  responses: { 200: jsonResponse(TemplateSchema, 'The manifest'), 404: errorResponse('No such template') },
-});
-
-const previewRoute = createRoute({
-  method: 'post',
-  path: '/v1/templates/{event}/preview',
-  tags: ['templates'],
-  summary: 'Render a template without sending',
-  request: { params, body: jsonBody(PreviewRequestSchema, 'Data to render with') },
-  responses: {
-    200: jsonResponse(PreviewSchema, 'The rendered message'),
-    400: errorResponse('Malformed request'),
-    404: errorResponse('No such template'),
-    422: errorResponse('Missing or mistyped variables'),
+const listRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/templates',
+    tags: ['templates'],
+    summary: 'The template catalogue',
+    responses: { 200: jsonResponse(z.object({ items: z.array(TemplateSchema) }), 'Every template') },
   },
-});
+);
+
+const getRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'get',
+    path: '/v1/templates/{event}',
+    tags: ['templates'],
+    summary: "One template's manifest",
+    request: { params },
+    responses: { 200: jsonResponse(TemplateSchema, 'The manifest'), 404: errorResponse('No such template') },
+  },
+);
+
+const previewRoute = securedRoute(
+  { scope: 'read' },
+  {
+    method: 'post',
+    path: '/v1/templates/{event}/preview',
+    tags: ['templates'],
+    summary: 'Render a template without sending',
+    request: { params, body: jsonBody(PreviewRequestSchema, 'Data to render with') },
+    responses: {
+      200: jsonResponse(PreviewSchema, 'The rendered message'),
+      400: errorResponse('Malformed request'),
+      404: errorResponse('No such template'),
+      422: errorResponse('Missing or mistyped variables'),
+    },
+  },
+);
 
 export const templateRoutes = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, (c) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
   generateWebhookSecret,
@@ -21,6 +21,7 @@ import {
   type WebhookEndpoint,
 } from '../../db/queries/webhook-endpoints';
 import type { ApiConfig } from '../config';
+import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound, validationFailed } from '../errors';
 import { errorResponse, jsonBody, jsonResponse } from '../schemas';
@@ -87,98 +88,119 @@ const idParams = z.object({
 const notConfigured = errorResponse('HERALD_SECRET_KEY is not set: webhook endpoints cannot be managed');
 const tags = ['webhooks'];
 
-const createEndpointRoute = createRoute({
-  method: 'post',
-  path: '/v1/webhook-endpoints',
-  tags,
-  summary: 'Register a webhook endpoint (per recipient, or tenant-wide)',
-  description:
-    'Standard endpoints are signed per the Standard Webhooks scheme; the secret is shown once in this answer. ' +
-    'Slack endpoints (incoming webhooks) get `{"text": …}` and are not signed.',
-  request: { body: jsonBody(WebhookEndpointInputSchema, 'The endpoint') },
-  responses: {
-    201: jsonResponse(WithSecretSchema, 'Registered; `secret` is shown this once'),
-    400: errorResponse('Invalid body, e.g. a secret shorter than 24 bytes'),
-    422: errorResponse('URL refused (not https, or a private address) or unknown recipient'),
-    503: notConfigured,
+const createEndpointRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'post',
+    path: '/v1/webhook-endpoints',
+    tags,
+    summary: 'Register a webhook endpoint (per recipient, or tenant-wide)',
+    description:
+      'Standard endpoints are signed per the Standard Webhooks scheme; the secret is shown once in this answer. ' +
+      'Slack endpoints (incoming webhooks) get `{"text": …}` and are not signed.',
+    request: { body: jsonBody(WebhookEndpointInputSchema, 'The endpoint') },
+    responses: {
+      201: jsonResponse(WithSecretSchema, 'Registered; `secret` is shown this once'),
+      400: errorResponse('Invalid body, e.g. a secret shorter than 24 bytes'),
+      422: errorResponse('URL refused (not https, or a private address) or unknown recipient'),
+      503: notConfigured,
+    },
   },
-});
+);
 
-const listRoute = createRoute({
-  method: 'get',
-  path: '/v1/webhook-endpoints',
-  tags,
-  summary: 'List webhook endpoints',
-  request: {
-    query: z.object({ recipient: z.string().optional().openapi({ description: 'only this recipient’s' }) }),
+const listRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'get',
+    path: '/v1/webhook-endpoints',
+    tags,
+    summary: 'List webhook endpoints',
+    request: {
+      query: z.object({ recipient: z.string().optional().openapi({ description: 'only this recipient’s' }) }),
+    },
+    responses: {
+      200: jsonResponse(z.object({ items: z.array(WebhookEndpointSchema) }), 'The endpoints, oldest first'),
+      503: notConfigured,
+    },
   },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(WebhookEndpointSchema) }), 'The endpoints, oldest first'),
-    503: notConfigured,
-  },
-});
+);
 
-const getRoute = createRoute({
-  method: 'get',
-  path: '/v1/webhook-endpoints/{id}',
-  tags,
-  summary: 'Get a webhook endpoint (secrets masked)',
-  request: { params: idParams },
-  responses: {
-    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
-    404: errorResponse('No such endpoint'),
-    503: notConfigured,
+const getRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'get',
+    path: '/v1/webhook-endpoints/{id}',
+    tags,
+    summary: 'Get a webhook endpoint (secrets masked)',
+    request: { params: idParams },
+    responses: {
+      200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+      404: errorResponse('No such endpoint'),
+      503: notConfigured,
+    },
   },
-});
+);
 
-const deleteRoute = createRoute({
-  method: 'delete',
-  path: '/v1/webhook-endpoints/{id}',
-  tags,
-  summary: 'Delete a webhook endpoint',
-  request: { params: idParams },
-  responses: { 204: { description: 'Deleted' }, 404: errorResponse('No such endpoint') },
-});
-
-const rotateRoute = createRoute({
-  method: 'post',
-  path: '/v1/webhook-endpoints/{id}/rotate-secret',
-  tags,
-  summary: 'Start a secret rotation: a new secret signs, the old ones still sign until removed',
-  request: { params: idParams },
-  responses: {
-    200: jsonResponse(WithSecretSchema, 'The new secret, shown this once'),
-    404: errorResponse('No such endpoint'),
-    409: errorResponse('Slack endpoints are not signed, or too many secrets: remove the old ones first'),
-    503: notConfigured,
+const deleteRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'delete',
+    path: '/v1/webhook-endpoints/{id}',
+    tags,
+    summary: 'Delete a webhook endpoint',
+    request: { params: idParams },
+    responses: { 204: { description: 'Deleted' }, 404: errorResponse('No such endpoint') },
   },
-});
+);
 
-const removeOldRoute = createRoute({
-  method: 'delete',
-  path: '/v1/webhook-endpoints/{id}/secrets/old',
-  tags,
-  summary: 'End a secret rotation: keep only the newest secret',
-  request: { params: idParams },
-  responses: {
-    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
-    404: errorResponse('No such endpoint'),
-    503: notConfigured,
+const rotateRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'post',
+    path: '/v1/webhook-endpoints/{id}/rotate-secret',
+    tags,
+    summary: 'Start a secret rotation: a new secret signs, the old ones still sign until removed',
+    request: { params: idParams },
+    responses: {
+      200: jsonResponse(WithSecretSchema, 'The new secret, shown this once'),
+      404: errorResponse('No such endpoint'),
+      409: errorResponse('Slack endpoints are not signed, or too many secrets: remove the old ones first'),
+      503: notConfigured,
+    },
   },
-});
+);
 
-const enableRoute = createRoute({
-  method: 'post',
-  path: '/v1/webhook-endpoints/{id}/enable',
-  tags,
-  summary: 'Re-enable an endpoint that was disabled (e.g. after it answered 410 Gone)',
-  request: { params: idParams },
-  responses: {
-    200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
-    404: errorResponse('No such endpoint'),
-    503: notConfigured,
+const removeOldRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'delete',
+    path: '/v1/webhook-endpoints/{id}/secrets/old',
+    tags,
+    summary: 'End a secret rotation: keep only the newest secret',
+    request: { params: idParams },
+    responses: {
+      200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+      404: errorResponse('No such endpoint'),
+      503: notConfigured,
+    },
   },
-});
+);
+
+const enableRoute = securedRoute(
+  { scope: 'manage' },
+  {
+    method: 'post',
+    path: '/v1/webhook-endpoints/{id}/enable',
+    tags,
+    summary: 'Re-enable an endpoint that was disabled (e.g. after it answered 410 Gone)',
+    request: { params: idParams },
+    responses: {
+      200: jsonResponse(WebhookEndpointSchema, 'The endpoint'),
+      404: errorResponse('No such endpoint'),
+      503: notConfigured,
+    },
+  },
+);
 
 type Ctx = Context<AppEnv>;
 

@@ -198,31 +198,38 @@ export async function countUnreadInboxMessages(
   return Number(result.rows[0]?.n ?? 0);
 }
 
+/** Whose inbox: actions on a message are bound to its recipient, so an id alone opens nothing. */
+export interface InboxOwner {
+  tenantId: string;
+  externalId: string;
+}
+
 async function updateOne(
   db: Queryable,
-  tenantId: string,
+  owner: InboxOwner,
   id: string,
   set: string,
 ): Promise<InboxMessage | null> {
   const result = await db.query<InboxRow>(
-    `UPDATE inbox_messages m SET ${set} WHERE m.tenant_id = $1 AND m.id = $2 RETURNING ${COLUMNS}`,
-    [tenantId, id],
+    `UPDATE inbox_messages m SET ${set}
+      WHERE m.tenant_id = $1 AND m.external_id = $2 AND m.id = $3 RETURNING ${COLUMNS}`,
+    [owner.tenantId, owner.externalId, id],
   );
   return result.rows[0] ? toMessage(result.rows[0]) : null;
 }
 
-/** Marks one message read (keeping the first read time); null when the tenant has no such message. */
-export const markInboxMessageRead = (db: Queryable, tenantId: string, id: string) =>
-  updateOne(db, tenantId, id, 'read_at = COALESCE(m.read_at, now())');
+/** Marks one message read (keeping the first read time); null when this recipient has no such message. */
+export const markInboxMessageRead = (db: Queryable, owner: InboxOwner, id: string) =>
+  updateOne(db, owner, id, 'read_at = COALESCE(m.read_at, now())');
 
-export const markInboxMessageUnread = (db: Queryable, tenantId: string, id: string) =>
-  updateOne(db, tenantId, id, 'read_at = NULL');
+export const markInboxMessageUnread = (db: Queryable, owner: InboxOwner, id: string) =>
+  updateOne(db, owner, id, 'read_at = NULL');
 
-export const archiveInboxMessage = (db: Queryable, tenantId: string, id: string) =>
-  updateOne(db, tenantId, id, 'archived_at = COALESCE(m.archived_at, now())');
+export const archiveInboxMessage = (db: Queryable, owner: InboxOwner, id: string) =>
+  updateOne(db, owner, id, 'archived_at = COALESCE(m.archived_at, now())');
 
-export const unarchiveInboxMessage = (db: Queryable, tenantId: string, id: string) =>
-  updateOne(db, tenantId, id, 'archived_at = NULL');
+export const unarchiveInboxMessage = (db: Queryable, owner: InboxOwner, id: string) =>
+  updateOne(db, owner, id, 'archived_at = NULL');
 
 /** Marks every unread message the inbox shows (not archived) read; returns how many changed. */
 export async function markAllInboxMessagesRead(
@@ -238,11 +245,11 @@ export async function markAllInboxMessagesRead(
   return result.rowCount ?? 0;
 }
 
-/** Deletes one message; false when the tenant has no such message. */
-export async function deleteInboxMessage(db: Queryable, tenantId: string, id: string): Promise<boolean> {
-  const result = await db.query('DELETE FROM inbox_messages WHERE tenant_id = $1 AND id = $2', [
-    tenantId,
-    id,
-  ]);
+/** Deletes one message; false when this recipient has no such message. */
+export async function deleteInboxMessage(db: Queryable, owner: InboxOwner, id: string): Promise<boolean> {
+  const result = await db.query(
+    'DELETE FROM inbox_messages WHERE tenant_id = $1 AND external_id = $2 AND id = $3',
+    [owner.tenantId, owner.externalId, id],
+  );
   return (result.rowCount ?? 0) > 0;
 }

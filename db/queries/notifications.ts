@@ -105,6 +105,17 @@ export async function getNotification(
   return result.rows[0] ? toRecord(result.rows[0]) : null;
 }
 
+/**
+ * The tenant of a notification, for the signed acknowledgement link only: its signature, not a
+ * key, proves the caller may act on this notification.
+ */
+export async function getNotificationTenant(db: Queryable, id: string): Promise<string | null> {
+  const result = await db.query<{ tenant_id: string }>('SELECT tenant_id FROM notifications WHERE id = $1', [
+    id,
+  ]);
+  return result.rows[0]?.tenant_id ?? null;
+}
+
 export async function deleteNotification(db: Queryable, id: string): Promise<void> {
   await db.query('DELETE FROM notifications WHERE id = $1', [id]);
 }

@@ -11,6 +11,7 @@ import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
 import { TemplateRegistry } from '../../templates/registry';
 import { ackLinksFromEnv, buildChannels, createHeraldWorker } from '../../worker/create-worker';
+import { createTestTenant, TEST_SECRET_KEY } from './auth';
 import { readTestEnv, type TestEnv } from './env';
 
 let runtimeQuieted = false;
@@ -50,7 +51,13 @@ export interface Stack {
   baseUrl: string;
   config: ApiConfig;
   worker: Worker | null;
-  /** fetch against the API with a JSON body. */
+  /** The stack's own tenant, made fresh for it, and a key of it with every tenant scope plus `critical`. */
+  tenantId: string;
+  apiKey: string;
+  /**
+   * fetch against the API with a JSON body, as the stack's key unless `headers` names its own
+   * `authorization` (an empty one: no Authorization header at all).
+   */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   close(): Promise<void>;
 }
@@ -63,6 +70,8 @@ export interface StackOptions {
   worker?: boolean;
   /** Channel settings for the worker (VAPID_*, TWILIO_*…), besides SMTP_URL pointing at the test's sink. */
   channelEnv?: Record<string, string>;
+  /** The stack's tenant id (default: a fresh unique one). */
+  tenantId?: string;
 }
 
 /** Fast retries so retry behaviour is visible within a test. */
@@ -86,7 +95,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const templates = await TemplateRegistry.load();
   const connection = await Connection.connect({ address: env.temporalAddress });
   const client = new Client({ connection, namespace: env.namespace });
+  const tenantId = options.tenantId ?? uniq('tenant');
+  const { key: apiKey } = await createTestTenant(db, tenantId);
   const config = loadApiConfig({
+    HERALD_SECRET_KEY: TEST_SECRET_KEY,
     DATABASE_URL: env.databaseUrl,
     TEMPORAL_ADDRESS: env.temporalAddress,
     HERALD_TASK_QUEUE: taskQueue,
@@ -138,10 +150,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     baseUrl,
     config,
     worker,
+    tenantId,
+    apiKey,
     async api(method, path, body, headers = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
         method,
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        headers: withAuth(apiKey, {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        }),
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
@@ -168,6 +185,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await db.end();
     },
   };
+}
+
+/** Adds `Authorization: Bearer <key>` unless the caller set its own (empty: none). */
+export function withAuth(apiKey: string, headers: Record<string, string>): Record<string, string> {
+  const own = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');
+  if (own === undefined) return { ...headers, authorization: `Bearer ${apiKey}` };
+  if (headers[own] === '') {
+    const { [own]: _omitted, ...rest } = headers;
+    return rest;
+  }
+  return headers;
 }
 
 /** Polls GET /v1/notifications/{id} until the notification has finished. */

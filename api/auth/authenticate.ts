@@ -1,0 +1,68 @@
+import type { MiddlewareHandler } from 'hono';
+import { hashApiKey, looksLikeApiKey } from '../../common/api-keys';
+import { findActiveApiKey, touchApiKey } from '../../db/queries/api-keys';
+import type { AppEnv } from '../deps';
+import { HttpError } from '../errors';
+import { endUserTokenKey, looksLikeEndUserToken, verifyEndUserToken } from './end-user-token';
+import type { Principal } from './principal';
+import { enforceRateLimit } from './rate-limit';
+
+/**
+ * `/v1` routes that check a credential of their own instead of a key: the signed acknowledgement
+ * link (its HMAC) and Twilio's status callback (`X-Twilio-Signature`).
+ */
+const SELF_AUTHENTICATED = [/^\/v1\/notifications\/[^/]+\/ack-link$/, /^\/v1\/providers\/twilio\/status$/];
+
+/** EventSource cannot set headers, so the live inbox also takes its token as `?token=`. */
+const TOKEN_IN_QUERY = /^\/v1\/recipients\/[^/]+\/inbox\/stream$/;
+
+export const unauthorized = (message: string) =>
+  new HttpError(401, 'unauthorized', message, [{ path: 'Authorization', message }]);
+
+/**
+ * Who is calling, for every `/v1` route: `Authorization: Bearer <key or end-user token>`, or 401.
+ * What the caller may do is checked per route (see `access.ts`).
+ */
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (SELF_AUTHENTICATED.some((pattern) => pattern.test(c.req.path))) return next();
+  c.header('WWW-Authenticate', 'Bearer realm="herald"');
+  const principal = await identify(
+    c.var.deps,
+    bearer(c.req.header('authorization'), c.req.path, c.req.query('token')),
+  );
+  c.set('principal', principal);
+  await enforceRateLimit(c, principal);
+  if (principal.kind === 'api_key') {
+    // Bookkeeping only: a failed write must not fail the request.
+    void touchApiKey(c.var.deps.db, principal.keyId).catch(() => undefined);
+  }
+  return next();
+};
+
+function bearer(header: string | undefined, path: string, queryToken: string | undefined): string {
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthorized('the Authorization header must be "Bearer <API key>"');
+    return match[1]!;
+  }
+  if (queryToken && TOKEN_IN_QUERY.test(path)) return queryToken;
+  throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"');
+}
+
+async function identify(deps: AppEnv['Variables']['deps'], credential: string): Promise<Principal> {
+  if (looksLikeEndUserToken(credential)) {
+    const secret = deps.config.HERALD_SECRET_KEY;
+    if (!secret) throw unauthorized('end-user tokens are not accepted: HERALD_SECRET_KEY is not set');
+    const check = verifyEndUserToken(endUserTokenKey(secret), credential);
+    if (!check.ok) {
+      throw unauthorized(
+        check.reason === 'expired' ? 'the end-user token has expired' : 'invalid end-user token',
+      );
+    }
+    return { kind: 'end_user', ...check.claims };
+  }
+  if (!looksLikeApiKey(credential)) throw unauthorized('malformed API key (keys look like hk_…)');
+  const key = await findActiveApiKey(deps.db, hashApiKey(credential));
+  if (!key) throw unauthorized('unknown or revoked API key');
+  return { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, scopes: key.scopes };
+}
