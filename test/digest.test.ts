@@ -1,11 +1,24 @@
 import { groupDigestItems, isDigestDue } from '../activities/digest';
+import { zonedTimeToUtc } from '../common/quiet-hours';
 import type { DigestItem } from '../db/queries/digests';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
+// Fixed instants for the pure due rule only: they are never compared to the clock.
 const HARARE_8AM = '2026-11-25T06:00:00.000Z';
 const LONDON_8AM = '2026-11-25T08:00:00.000Z';
 const NEW_YORK_8AM = '2026-11-25T13:00:00.000Z';
-const LONDON_8AM_NEXT_DAY = '2026-11-26T08:00:00.000Z';
+
+const DAY = 86_400_000;
+
+/**
+ * 08:00 local in `timezone` on the UTC date `days` from today. With days >= 2 it lies ahead of the
+ * clock in every zone, so the items a test creates now fall before a run's cutoff at that instant.
+ */
+function eightAmLocal(timezone: string, days: number): string {
+  const d = new Date(Date.now() + days * DAY);
+  const date = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
+  return new Date(zonedTimeToUtc({ ...date, hour: 8, minute: 0 }, timezone)).toISOString();
+}
 
 describe('the digest due rule and grouping', () => {
   const daily = { events: ['ticket.assigned'], frequency: 'daily', hour: 8 };
@@ -61,11 +74,12 @@ describe('the digest workflow, end to end', () => {
     await stack?.close();
   });
 
+  // Limited to the stack's tenant: other files' pending items are not this run's business.
   const runDigest = (now: string) =>
     stack.client.workflow.execute('digestWorkflow', {
       taskQueue: stack.taskQueue,
       workflowId: uniq('digest'),
-      args: [{ now }],
+      args: [{ now, tenantId: stack.tenantId }],
     });
   const mailsTo = (email: string) => stack.sink.messages().filter((m) => m.envelopeTo.includes(email));
 
@@ -109,6 +123,11 @@ describe('the digest workflow, end to end', () => {
     ).rows;
 
   it('sends one digest per recipient at 08:00 in their own zone, each item exactly once, and late items in the next', async () => {
+    const harare8am = eightAmLocal('Africa/Harare', 2);
+    const london8am = eightAmLocal('Europe/London', 2);
+    const newYork8am = eightAmLocal('America/New_York', 2);
+    const london8amNextDay = eightAmLocal('Europe/London', 3);
+    expect(Date.parse(harare8am)).toBeGreaterThan(Date.now());
     const harare = await digestRecipient('Africa/Harare');
     const london = await digestRecipient('Europe/London');
     const newYork = await digestRecipient('America/New_York');
@@ -120,7 +139,7 @@ describe('the digest workflow, end to end', () => {
     expect(mailsTo(harare.email)).toHaveLength(0);
 
     // 08:00 in Harare: only Harare's digest.
-    await runDigest(HARARE_8AM);
+    await runDigest(harare8am);
     const [harareDigest] = await stack.sink.waitFor(() => mailsTo(harare.email).length >= 1);
     expect(mailsTo(harare.email)).toHaveLength(1);
     const harareMail = mailsTo(harare.email)[0]!;
@@ -140,7 +159,7 @@ describe('the digest workflow, end to end', () => {
     expect((await items(london.id)).every((i) => i.sent_at === null)).toBe(true);
 
     // Harare's hour again: nothing left to send.
-    await runDigest(HARARE_8AM);
+    await runDigest(harare8am);
     expect(mailsTo(harare.email)).toHaveLength(1);
 
     // An item for London created after the London run's cutoff waits for the next due run.
@@ -148,9 +167,9 @@ describe('the digest workflow, end to end', () => {
     const late = (await items(london.id)).at(-1)!;
     await stack.db.query(
       `UPDATE digest_items SET created_at = $2::timestamptz + interval '30 seconds' WHERE id = $1`,
-      [late.id, LONDON_8AM],
+      [late.id, london8am],
     );
-    await runDigest(LONDON_8AM);
+    await runDigest(london8am);
     await stack.sink.waitFor(() => mailsTo(london.email).length >= 1);
     const londonMail = mailsTo(london.email)[0]!;
     expect(londonMail.subject).toMatch(/digest: 2 updates/);
@@ -160,7 +179,7 @@ describe('the digest workflow, end to end', () => {
     expect((await items(london.id)).map((i) => i.sent_at !== null)).toEqual([true, true, false]);
     expect(mailsTo(newYork.email)).toHaveLength(0);
 
-    await runDigest(NEW_YORK_8AM);
+    await runDigest(newYork8am);
     await stack.sink.waitFor(() => mailsTo(newYork.email).length >= 1);
     const newYorkMail = mailsTo(newYork.email)[0]!;
     for (const ticket of newYork.tickets) expect(newYorkMail.text).toContain(`#${ticket}`);
@@ -169,7 +188,7 @@ describe('the digest workflow, end to end', () => {
     expect((await items(newYork.id)).every((i) => i.sent_at !== null)).toBe(true);
 
     // The next London morning: the late item alone.
-    await runDigest(LONDON_8AM_NEXT_DAY);
+    await runDigest(london8amNextDay);
     await stack.sink.waitFor(() => mailsTo(london.email).length >= 2);
     const nextLondon = mailsTo(london.email)[1]!;
     expect(nextLondon.subject).toMatch(/digest: 1 update$/);
@@ -184,7 +203,7 @@ describe('the digest workflow, end to end', () => {
     expect(mailsTo(newYork.email)).toHaveLength(1);
   });
 
-  it('two runs at once send one digest: every item in exactly one', async () => {
+  it('three runs at once send one digest: every item in exactly one', async () => {
     const id = uniq('digest-hourly');
     const email = `${id}@example.com`;
     await stack.api('PUT', `/v1/recipients/${id}`, {
@@ -193,7 +212,8 @@ describe('the digest workflow, end to end', () => {
     });
     const who = { id, tickets: [] as string[] };
     for (let i = 0; i < 3; i++) await notify(who);
-    const now = '2026-11-25T15:00:00.000Z';
+    // Any instant ahead of the clock (an hourly digest is always due), so all three items are before it.
+    const now = new Date(Date.now() + DAY).toISOString();
     const runs = await Promise.all([runDigest(now), runDigest(now), runDigest(now)]);
     expect(runs.reduce((n, r) => n + r.items, 0)).toBeGreaterThanOrEqual(3);
     await stack.sink.waitFor(() => mailsTo(email).length >= 1);
