@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { BEARER_SCHEME } from './auth/access';
 import { authenticate } from './auth/authenticate';
+import { inputGuard } from './input-guard';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv, ApiDeps } from './deps';
 import { renderDocsPage } from './docs-page';
@@ -35,6 +36,9 @@ const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
 };
+
+const invalidJson = (reason: string) =>
+  new HttpError(400, 'invalid_json', 'request body is not valid JSON', [{ path: 'body', message: reason }]);
 
 const OPENAPI_INFO = {
   title: 'Herald',
@@ -90,14 +94,24 @@ export function createApp(deps: ApiDeps) {
       },
     }),
   );
+  // NULs anywhere and over-deep JSON → 400 before any route (api/input-guard.ts).
+  app.use('/v1/*', inputGuard);
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
     // Hono's own (e.g. 415 from a route's media-type check) keep their status, in our error shape.
     if (error instanceof HTTPException) {
       const status = error.status as ContentfulStatusCode;
+      if (status === 400 && /JSON/i.test(error.message))
+        return c.json(invalidJson(error.message).toJSON(), 400);
       const code = HTTP_EXCEPTION_CODES[status] ?? 'http_error';
-      return c.json(new HttpError(status, code, error.message || code).toJSON(), status);
+      const path = status === 415 ? 'Content-Type' : 'body';
+      return c.json(
+        new HttpError(status, code, error.message || code, [
+          { path, message: error.message || code },
+        ]).toJSON(),
+        status,
+      );
     }
     const pgCode = (error as { code?: string }).code;
     if (pgCode === '23505') {
@@ -107,12 +121,7 @@ export function createApp(deps: ApiDeps) {
       return c.json(conflict.toJSON(), 409);
     }
     if (error instanceof SyntaxError || /JSON/i.test(error.message)) {
-      return c.json(
-        new HttpError(400, 'invalid_json', 'request body is not valid JSON', [
-          { path: 'body', message: error.message },
-        ]).toJSON(),
-        400,
-      );
+      return c.json(invalidJson(error.message).toJSON(), 400);
     }
     console.error(
       JSON.stringify({
@@ -165,7 +174,8 @@ export function createApp(deps: ApiDeps) {
     c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)),
   );
   app.get('/', (c) => c.redirect('/docs'));
-  app.get('/metrics', metricsHandler(metrics));
+  // Operators only: the same bearer check as /v1, then the `operator` scope.
+  app.get('/metrics', authenticate, metricsHandler(metrics));
   return routes;
 }
 

@@ -241,7 +241,6 @@ export const NotificationSummarySchema = z
     tenantId: z.string(),
     event: z.string(),
     priority: z.string(),
-    idempotencyKey: z.string().nullable(),
     status: z.string(),
     workflowId: z.string(),
     recipientCount: z.number().nullable(),
@@ -257,6 +256,11 @@ export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
 const isoDate = z
   .string()
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
+  // JavaScript dates reach years PostgreSQL refuses (±275760): keep to four-digit years.
+  .refine((s) => {
+    const year = new Date(s).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, 'must lie between the years 1 and 9999')
   .transform((s) => new Date(s));
 
 export const ListQuerySchema = z.object({

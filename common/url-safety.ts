@@ -224,6 +224,37 @@ export async function checkPublicUrl(raw: string, policy: UrlPolicy): Promise<Ur
   return { ok: true, url, addresses };
 }
 
+/**
+ * Links Herald puts in front of people (a template's `format: url` variable, rendered into an email's
+ * href and a push or inbox message's link), as opposed to URLs the server itself calls: the form only,
+ * no DNS. https only (http only to a loopback host when allowLoopback, for development), which refuses
+ * javascript:, data:, vbscript: and every other scheme, and relative URLs; no credentials
+ * (`https://bank.example@evil.example` reads as bank.example); no control characters or surrounding
+ * spaces, which the URL parser drops silently, so what it checked would not be what is rendered.
+ * The reason it is refused, or null.
+ */
+export function linkUrlProblem(raw: string, policy: { allowLoopback: boolean }): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(raw) || raw !== raw.trim())
+    return 'must not contain control characters or surrounding spaces';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be an absolute https URL';
+  }
+  if (url.protocol === 'http:') {
+    if (!policy.allowLoopback) return 'must be an https URL';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const loopback = isIP(host) ? addressProblem(host)?.category === 'loopback' : LOOPBACK_NAME.test(host);
+    if (!loopback) return 'must be an https URL (http is allowed only to loopback hosts)';
+  } else if (url.protocol !== 'https:') {
+    return `must be an https URL, not ${url.protocol}`;
+  }
+  if (url.username || url.password) return 'must not contain credentials';
+  return null;
+}
+
 async function resolve(
   host: string,
   resolver: NonNullable<UrlPolicy['resolver']>,

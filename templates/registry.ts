@@ -6,15 +6,23 @@ import mjml2html from 'mjml';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { CHANNELS, PRIORITIES, type ChannelName } from '../common/types';
+import { linkUrlProblem } from '../common/url-safety';
 
 export const TEMPLATES_DIR = __dirname;
 const CONTENT_MARKER = '<!-- herald:content -->';
 
-const variableSchema = z.object({
-  type: z.enum(['string', 'number', 'boolean']),
-  required: z.boolean().default(false),
-  description: z.string().optional(),
-});
+const variableSchema = z
+  .object({
+    type: z.enum(['string', 'number', 'boolean']),
+    /** `url`: a link rendered into an href or a card's url, so it must be an https URL (see checkData). */
+    format: z.literal('url').optional(),
+    required: z.boolean().default(false),
+    description: z.string().optional(),
+  })
+  .refine((v) => v.format === undefined || v.type === 'string', 'format: url needs type: string');
+
+/** Variables named like links must say they are (`format: url`), so no link escapes the check by its name. */
+const LINK_NAME = /url|link|href/i;
 
 const manifestSchema = z.object({
   event: z.string().min(1),
@@ -72,6 +80,12 @@ interface CompiledTemplate {
 export interface VariableProblem {
   variable: string;
   message: string;
+}
+
+/** How checkData judges `format: url` variables. */
+export interface DataCheckOptions {
+  /** Development only (HERALD_ALLOW_LOOPBACK_URLS): http links to loopback hosts pass too. */
+  allowLoopbackUrls?: boolean;
 }
 
 /** Thrown when a template cannot be rendered; names the missing or broken variables. */
@@ -132,8 +146,11 @@ export class TemplateRegistry {
     return this.templates.get(event)?.manifest;
   }
 
-  /** Missing required variables and values of the wrong type, one problem per variable. */
-  checkData(event: string, data: Record<string, unknown>): VariableProblem[] {
+  /**
+   * Missing required variables, values of the wrong type and `format: url` values that are not safe
+   * links (javascript:, data:, relative…), one problem per variable.
+   */
+  checkData(event: string, data: Record<string, unknown>, options: DataCheckOptions = {}): VariableProblem[] {
     const manifest = this.manifest(event);
     if (!manifest) return [];
     const problems: VariableProblem[] = [];
@@ -147,6 +164,11 @@ export class TemplateRegistry {
           variable: name,
           message: `expected ${spec.type}, got ${Array.isArray(value) ? 'array' : typeof value}`,
         });
+      } else if (spec.format === 'url') {
+        const problem = linkUrlProblem(value as string, {
+          allowLoopback: options.allowLoopbackUrls === true,
+        });
+        if (problem) problems.push({ variable: name, message: problem });
       }
     }
     return problems;
@@ -256,6 +278,12 @@ async function compileTemplate(
   if (!parsed.success) throw new Error(`templates/${event}/manifest.yaml: ${z.prettifyError(parsed.error)}`);
   if (parsed.data.event !== event)
     throw new Error(`templates/${event}/manifest.yaml names event ${parsed.data.event}`);
+  for (const [name, spec] of Object.entries(parsed.data.variables)) {
+    if (LINK_NAME.test(name) && spec.format !== 'url')
+      throw new Error(
+        `templates/${event}/manifest.yaml: variable ${name} looks like a link: give it format: url`,
+      );
+  }
   const mjmlSource = layout.replace(CONTENT_MARKER, await read('email.mjml'));
   const compiled = await mjml2html(mjmlSource, { validationLevel: 'strict', filePath: folder });
   if (compiled.errors?.length) {

@@ -73,7 +73,9 @@ export const templateRoutes = new OpenAPIHono<AppEnv>()
     if (!manifest) throw notFound(`template ${event}`);
     const body = c.req.valid('json');
     const data = body.data ?? manifest.sample;
-    const problems = templates.checkData(event, data);
+    const problems = templates.checkData(event, data, {
+      allowLoopbackUrls: c.var.deps.config.HERALD_ALLOW_LOOPBACK_URLS === 'true',
+    });
     if (problems.length > 0)
       throw validationFailed(problems.map((p) => ({ path: `data.${p.variable}`, message: p.message })));
     try {
