@@ -52,6 +52,11 @@ export class InboxStream {
     return n;
   }
 
+  /** How many live streams this process holds open for one recipient. */
+  subscribersOf(tenantId: string, externalId: string): number {
+    return this.subscribers.get(recipientKey(tenantId, externalId))?.size ?? 0;
+  }
+
   /**
    * Calls `onMessageId` with the id of each new message in this recipient's inbox, from the moment
    * {@link listening} resolves. Returns the function that ends the subscription.

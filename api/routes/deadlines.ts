@@ -11,6 +11,7 @@ import { securedRoute } from '../auth/access';
 import type { ApiDeps, AppEnv } from '../deps';
 import { notFound } from '../errors';
 import { checkReferences } from '../services/notifications';
+import { checkSendCap } from '../services/send-limits';
 import { errorResponse, identifier, jsonBody, jsonResponse, NotificationRequestSchema } from '../schemas';
 
 const params = z.object({ key: identifier('key', 'ticket-1042') });
@@ -57,7 +58,9 @@ const putRoute = securedRoute(
       200: jsonResponse(DeadlineSchema, 'Replaced'),
       201: jsonResponse(DeadlineSchema, 'Created'),
       400: errorResponse('Invalid item'),
-      422: errorResponse('Unknown event, group or recipient, or missing template variables'),
+      422: errorResponse(
+        'Unknown event, group or recipient, missing template variables, or more sends than MAX_SENDS_PER_NOTIFICATION',
+      ),
     },
   },
 );
@@ -101,6 +104,8 @@ async function checkDeadline(
   // The same checks as a notification, with the variables the overdue run fills in itself.
   const data = { ...overdueVariables(new Date(input.dueAt).toISOString(), new Date()), ...input.data };
   await checkReferences(deps, tenantId, { event: input.event, to: input.to, data });
+  // Each overdue run sends this notification: the cap holds for it as for one sent directly.
+  await checkSendCap(deps, tenantId, { event: input.event, to: input.to });
 }
 
 export const deadlineRoutes = new OpenAPIHono<AppEnv>()

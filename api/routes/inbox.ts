@@ -22,7 +22,7 @@ import type { AppEnv } from '../deps';
 import { HttpError, notFound } from '../errors';
 import { inboxStreamFor } from '../inbox-stream';
 import { errorResponse, identifier, jsonResponse } from '../schemas';
-import { decodeCursor, encodeCursor } from '../services/notifications';
+import { decodeCursor, encodeCursor, isTimeIdCursor } from '../services/notifications';
 
 /** A comment line every so often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -151,6 +151,9 @@ const streamRoute = securedRoute(
     responses: {
       200: { content: { 'text/event-stream': { schema: z.string() } }, description: 'The event stream' },
       404: errorResponse('No such recipient'),
+      429: errorResponse(
+        'Rate limit reached, or MAX_SSE_STREAMS_PER_RECIPIENT streams of this recipient are open (`too_many_streams`)',
+      ),
       503: errorResponse('The live stream cannot reach the database now'),
     },
   },
@@ -198,25 +201,13 @@ const found = (message: InboxMessage | null, messageId: string): InboxMessage =>
   return message;
 };
 
-const isInboxCursor = (v: unknown): v is { t: string; id: string } => {
-  const c = v as { t?: unknown; id?: unknown } | null;
-  return (
-    typeof c === 'object' &&
-    c !== null &&
-    typeof c.t === 'string' &&
-    !Number.isNaN(Date.parse(c.t)) &&
-    typeof c.id === 'string' &&
-    UUID.test(c.id)
-  );
-};
-
 export const inboxRoutes = new OpenAPIHono<AppEnv>()
   .openapi(listRoute, async (c) => {
     const { externalId } = c.req.valid('param');
     const { unread, archived, limit, cursor } = c.req.valid('query');
     const { db } = c.var.deps;
     const tenantId = c.var.tenantId;
-    const decoded = cursor ? decodeCursor(cursor, isInboxCursor) : undefined;
+    const decoded = cursor ? decodeCursor(cursor, isTimeIdCursor) : undefined;
     const before: InboxKey | undefined = decoded ? { createdAt: decoded.t, id: decoded.id } : undefined;
     await requireRecipient(db, tenantId, externalId);
     const [page, unreadCount] = await Promise.all([
@@ -291,6 +282,16 @@ async function openLiveInbox(c: Context<AppEnv>, externalId: string, resumeFrom:
   const { db } = c.var.deps;
   const tenantId = c.var.tenantId;
   const live = inboxStreamFor(db);
+  // Checked and taken with no await in between, so concurrent opens cannot pass the cap together.
+  const maxStreams = c.var.deps.config.MAX_SSE_STREAMS_PER_RECIPIENT;
+  if (live.subscribersOf(tenantId, externalId) >= maxStreams) {
+    throw new HttpError(
+      429,
+      'too_many_streams',
+      `recipient ${externalId} has ${maxStreams} live inbox streams open on this API process, the most allowed (MAX_SSE_STREAMS_PER_RECIPIENT); close one first`,
+      [{ path: 'externalId', message: `at most ${maxStreams} open streams per recipient` }],
+    );
+  }
 
   let out: SSEStreamingApi | null = null;
   // Work waits behind this gate until `ready` has been written.

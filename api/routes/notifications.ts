@@ -27,6 +27,7 @@ import {
   listDeliveryPage,
   listNotificationPage,
 } from '../services/notifications';
+import { QuotaExceededError } from '../services/send-limits';
 
 const IdempotencyHeaders = z.object({
   'idempotency-key': z
@@ -57,7 +58,11 @@ const createNotificationRoute = securedRoute(
       403: errorResponse("priority critical with a key that lacks the scope 'critical'"),
       413: errorResponse('Body over the size limit'),
       422: errorResponse(
-        'Unknown event, group or recipient, missing template variables, or an idempotency key reused with another body',
+        'Unknown event, group or recipient, missing template variables, an idempotency key reused with another body, ' +
+          'or more sends than MAX_SENDS_PER_NOTIFICATION (`send_limit_exceeded`)',
+      ),
+      429: errorResponse(
+        'Rate limit reached, or a daily quota (`quota_exceeded`, naming the channel as `quota.<channel>`); Retry-After says when to retry',
       ),
       503: errorResponse('Temporal unavailable; nothing was started'),
     },
@@ -170,7 +175,10 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
       c.var.tenantId,
       request,
       headerKey ?? idempotencyKey,
-    );
+    ).catch((error: unknown) => {
+      if (error instanceof QuotaExceededError) c.header('Retry-After', String(error.retryAfterSeconds));
+      throw error;
+    });
     if (created.replayed) c.header('Idempotent-Replayed', 'true');
     const { replayed: _replayed, ...response } = created;
     return c.json(response, 202);

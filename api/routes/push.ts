@@ -103,14 +103,18 @@ const subscribeRoute = securedRoute(
     description:
       'The endpoint must be https and must not resolve to a private, loopback or link-local address ' +
       '(HERALD_ALLOW_LOOPBACK_URLS=true allows loopback, over http too, for development). ' +
-      'An endpoint already registered in the tenant is updated and moves to this recipient.',
+      'An endpoint already registered in the tenant is updated and moves to this recipient. ' +
+      'A recipient has at most MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT subscriptions (re-subscribing one of them is not a new one).',
     request: { params, body: jsonBody(PushSubscriptionInputSchema, 'The PushSubscription') },
     responses: {
       200: jsonResponse(PushSubscriptionSchema, 'Updated (the endpoint was registered already)'),
       201: jsonResponse(PushSubscriptionSchema, 'Registered'),
       400: errorResponse('Malformed subscription (e.g. keys of the wrong length)'),
       404: errorResponse('No such recipient'),
-      422: errorResponse('Endpoint refused (not https, or a private/loopback/link-local address)'),
+      422: errorResponse(
+        'Endpoint refused (not https, or a private/loopback/link-local address), or the recipient has ' +
+          'MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT subscriptions already (`limit_exceeded`)',
+      ),
       503: errorResponse("The endpoint's host could not be resolved now; try again"),
     },
   },
@@ -175,12 +179,34 @@ export const pushRoutes = new OpenAPIHono<AppEnv>()
         ]);
       throw validationFailed([{ path: 'endpoint', message: check.reason }]);
     }
-    const { subscription, created } = await upsertPushSubscription(db, c.var.tenantId, externalId, {
-      endpoint: body.endpoint,
-      p256dh: toBase64url(body.keys.p256dh),
-      auth: toBase64url(body.keys.auth),
-      userAgent: (body.userAgent ?? c.req.header('user-agent') ?? '').slice(0, 512) || null,
-    });
+    const max = config.MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT;
+    const outcome = await upsertPushSubscription(
+      db,
+      c.var.tenantId,
+      externalId,
+      {
+        endpoint: body.endpoint,
+        p256dh: toBase64url(body.keys.p256dh),
+        auth: toBase64url(body.keys.auth),
+        userAgent: (body.userAgent ?? c.req.header('user-agent') ?? '').slice(0, 512) || null,
+      },
+      max,
+    );
+    if (!outcome.ok) {
+      if (outcome.count === null) throw notFound(`recipient ${externalId}`);
+      throw new HttpError(
+        422,
+        'limit_exceeded',
+        `recipient ${externalId} has ${outcome.count} push subscriptions, the most allowed (MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT=${max}); remove one first`,
+        [
+          {
+            path: 'endpoint',
+            message: `a new endpoint would pass the limit of ${max} push subscriptions per recipient`,
+          },
+        ],
+      );
+    }
+    const { subscription, created } = outcome;
     return created ? c.json(view(subscription), 201) : c.json(view(subscription), 200);
   })
   .openapi(unsubscribeRoute, async (c) => {

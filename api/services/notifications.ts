@@ -38,6 +38,7 @@ import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from '../errors';
 import { canonicalJson, sha256Hex } from '../../common/canonical-json';
+import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas } from './send-limits';
 
 const QUERY_DEADLINE_MS = 2_000;
 
@@ -91,7 +92,8 @@ export async function checkReferences(
       message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}`,
     });
   } else {
-    for (const p of deps.templates.checkData(request.event, request.data)) {
+    const allowLoopbackUrls = deps.config.HERALD_ALLOW_LOOPBACK_URLS === 'true';
+    for (const p of deps.templates.checkData(request.event, request.data, { allowLoopbackUrls })) {
       problems.push({ path: `data.${p.variable}`, message: p.message });
     }
     for (const [i, channel] of (request.channels ?? []).entries()) {
@@ -152,18 +154,22 @@ export async function createNotification(
   idempotencyKey: string | undefined,
 ): Promise<CreatedNotification> {
   await checkReferences(deps, tenantId, request);
+  // Before anything is written: over the cap is a 422, over a daily quota a 429 with no row.
+  const sends = await checkSendCap(deps, tenantId, request);
   const requestHash = sha256Hex(canonicalJson(request));
   const id = randomUUID();
-  const { inserted, record } = await insertNotificationOnce(deps.db, {
-    id,
-    tenantId,
-    event: request.event,
-    priority: request.priority,
-    idempotencyKey: idempotencyKey ?? null,
-    requestHash,
-    request,
-    workflowId: notificationWorkflowId(id),
-  });
+  const { inserted, record, reservation } = await insertWithinDailyQuotas(deps, tenantId, sends, (db) =>
+    insertNotificationOnce(db, {
+      id,
+      tenantId,
+      event: request.event,
+      priority: request.priority,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      request,
+      workflowId: notificationWorkflowId(id),
+    }),
+  );
   if (!inserted && record.requestHash !== requestHash) {
     throw new HttpError(
       422,
@@ -181,7 +187,10 @@ export async function createNotification(
       });
     } catch (error) {
       // Without a key nobody can retry this exact notification: leave nothing half-written.
-      if (inserted && !idempotencyKey) await deleteNotification(deps.db, record.id);
+      if (inserted && !idempotencyKey) {
+        await deleteNotification(deps.db, record.id);
+        await releaseDailyQuotas(deps, tenantId, reservation);
+      }
       throw new HttpError(
         503,
         'temporal_unavailable',
@@ -325,6 +334,39 @@ export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): 
   throw validationFailed([{ path: 'cursor', message: 'not a cursor returned by this API' }], 400);
 }
 
+/*
+ * What a decoded cursor must hold. Its fields go into SQL as timestamptz, uuid and bigint parameters,
+ * so anything PostgreSQL would refuse (a 500) is refused here as a bad cursor (a 400).
+ */
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A UTC time as the API writes it (to the microsecond), on a day that exists (not 02-30, not year 0). */
+const isCursorTime = (t: unknown): t is string =>
+  typeof t === 'string' &&
+  CURSOR_TIME.test(t) &&
+  !t.startsWith('0000') &&
+  new Date(t).toISOString().slice(0, 19) === t.slice(0, 19);
+
+/** `{t, id}`: a position in a list ordered by (created_at, id) with uuid ids. */
+export const isTimeIdCursor = (v: unknown): v is { t: string; id: string } => {
+  const c = v as { t?: unknown; id?: unknown } | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    isCursorTime(c.t) &&
+    typeof c.id === 'string' &&
+    UUID_TEXT.test(c.id)
+  );
+};
+
+/** `{id}`: a position in the delivery log, whose ids are positive bigints (written as strings). */
+const isDeliveryCursor = (v: unknown): v is { id: string } => {
+  const id = (v as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && /^[1-9]\d{0,18}$/.test(id) && BigInt(id) <= MAX_BIGINT;
+};
+
 export async function listNotificationPage(
   deps: ApiDeps,
   tenantId: string,
@@ -332,12 +374,7 @@ export async function listNotificationPage(
   limit: number,
   cursor?: string,
 ) {
-  const before = cursor
-    ? decodeCursor(
-        cursor,
-        (v): v is { t: string; id: string } => typeof v === 'object' && v !== null && 't' in v && 'id' in v,
-      )
-    : undefined;
+  const before = cursor ? decodeCursor(cursor, isTimeIdCursor) : undefined;
   const rows = await listNotifications(deps.db, tenantId, filter, {
     limit: limit + 1,
     before: before ? { createdAt: new Date(before.t), id: before.id } : undefined,
@@ -345,7 +382,8 @@ export async function listNotificationPage(
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
-    items: page.map(({ request: _request, requestHash: _hash, ...rest }) => rest),
+    // Idempotency keys are the caller's secrets of a sort (they may encode business ids): never listed back.
+    items: page.map(({ request: _request, requestHash: _hash, idempotencyKey: _key, ...rest }) => rest),
     nextCursor: rows.length > limit && last ? encodeCursor({ t: last.createdAt, id: last.id }) : null,
   };
 }
@@ -357,9 +395,7 @@ export async function listDeliveryPage(
   limit: number,
   cursor?: string,
 ) {
-  const before = cursor
-    ? decodeCursor(cursor, (v): v is { id: string } => typeof v === 'object' && v !== null && 'id' in v)
-    : undefined;
+  const before = cursor ? decodeCursor(cursor, isDeliveryCursor) : undefined;
   const rows = await listDeliveries(deps.db, tenantId, filter, { limit: limit + 1, beforeId: before?.id });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

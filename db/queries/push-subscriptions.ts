@@ -1,3 +1,5 @@
+import type { Pool } from 'pg';
+import { withTransaction } from '../pool';
 import type { Queryable } from './recipients';
 
 /** A browser's push subscription (RFC 8030 endpoint, RFC 8291 keys), owned by one recipient. */
@@ -43,27 +45,49 @@ const toSubscription = (row: PushSubscriptionRow): PushSubscription => ({
   lastUsedAt: row.last_used_at?.toISOString() ?? null,
 });
 
+export type SubscribeOutcome =
+  | { ok: true; subscription: PushSubscription; created: boolean }
+  /** The recipient has `count` other subscriptions, the most allowed; or (`count` null) no longer exists. */
+  | { ok: false; count: number | null };
+
 /**
  * Stores a subscription; an endpoint already known in the tenant is updated and moves to this
- * recipient (a browser shared by two people belongs to whoever subscribed last).
+ * recipient (a browser shared by two people belongs to whoever subscribed last). An endpoint new to
+ * the recipient is refused once they have `maxPerRecipient`: the recipient's row is locked while
+ * counting, so concurrent subscribes (from any API process) cannot pass the cap together.
  */
 export async function upsertPushSubscription(
-  db: Queryable,
+  pool: Pool,
   tenantId: string,
   externalId: string,
   input: PushSubscriptionInput,
-): Promise<{ subscription: PushSubscription; created: boolean }> {
-  const result = await db.query<PushSubscriptionRow & { created: boolean }>(
-    `INSERT INTO push_subscriptions (tenant_id, external_id, endpoint, p256dh, auth, user_agent)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (tenant_id, endpoint) DO UPDATE SET
-       external_id = EXCLUDED.external_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
-       user_agent = COALESCE(EXCLUDED.user_agent, push_subscriptions.user_agent)
-     RETURNING *, (xmax = 0) AS created`,
-    [tenantId, externalId, input.endpoint, input.p256dh, input.auth, input.userAgent],
-  );
-  const row = result.rows[0]!;
-  return { subscription: toSubscription(row), created: row.created };
+  maxPerRecipient: number,
+): Promise<SubscribeOutcome> {
+  return withTransaction(pool, async (db) => {
+    const owner = await db.query(
+      'SELECT 1 FROM recipients WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE',
+      [tenantId, externalId],
+    );
+    if (owner.rowCount === 0) return { ok: false, count: null };
+    const held = await db.query<{ others: string; mine: boolean }>(
+      `SELECT count(*) FILTER (WHERE endpoint <> $3) AS others, coalesce(bool_or(endpoint = $3), false) AS mine
+         FROM push_subscriptions WHERE tenant_id = $1 AND external_id = $2`,
+      [tenantId, externalId, input.endpoint],
+    );
+    const others = Number(held.rows[0]!.others);
+    if (!held.rows[0]!.mine && others >= maxPerRecipient) return { ok: false, count: others };
+    const result = await db.query<PushSubscriptionRow & { created: boolean }>(
+      `INSERT INTO push_subscriptions (tenant_id, external_id, endpoint, p256dh, auth, user_agent)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (tenant_id, endpoint) DO UPDATE SET
+         external_id = EXCLUDED.external_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
+         user_agent = COALESCE(EXCLUDED.user_agent, push_subscriptions.user_agent)
+       RETURNING *, (xmax = 0) AS created`,
+      [tenantId, externalId, input.endpoint, input.p256dh, input.auth, input.userAgent],
+    );
+    const row = result.rows[0]!;
+    return { ok: true, subscription: toSubscription(row), created: row.created };
+  });
 }
 
 /** Every subscription of a recipient, oldest first. */
