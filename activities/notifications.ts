@@ -42,7 +42,7 @@ import type { ChannelRegistry, SendFailure } from './channels/types';
 
 export interface ActivityDeps {
   /** PUBLIC_BASE_URL and HERALD_SECRET_KEY, when both are set: messages that can escalate link to an ack. */
-  ackLinks?: { baseUrl: string; key: Buffer };
+  ackLinks?: { baseUrl: string; key: Buffer; ttlSeconds?: number };
   db: Pool;
   templates: TemplateRegistry;
   channels: ChannelRegistry;
@@ -268,7 +268,9 @@ export function createNotificationActivities(deps: ActivityDeps) {
           notification: { id: input.notificationId, event: input.event, priority: input.priority },
           ackUrl:
             input.ackable && deps.ackLinks && row.externalId
-              ? ackLink(deps.ackLinks.baseUrl, deps.ackLinks.key, input.notificationId, row.externalId)
+              ? ackLink(deps.ackLinks.baseUrl, deps.ackLinks.key, input.notificationId, row.externalId, {
+                  ttlSeconds: deps.ackLinks.ttlSeconds,
+                })
               : undefined,
         });
       } catch (error) {

@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { METRICS_CONTENT_TYPE, type HeraldMetrics } from '../common/metrics';
+import { hasScope, missingScope } from './auth/access';
+import type { AppEnv } from './deps';
 
 /** The label for requests no route matched: one series for every unknown path. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -31,9 +33,14 @@ export function metricsMiddleware(metrics: HeraldMetrics): MiddlewareHandler {
   };
 }
 
-/** GET /metrics: the registry in Prometheus text format. */
-export function metricsHandler(metrics: HeraldMetrics): (c: Context) => Promise<Response> {
+/**
+ * GET /metrics: the registry in Prometheus text format, for an operator key only (mount after
+ * `authenticate`, which answers 401 without a key). Route names, volumes and error rates are the
+ * operator's business, not a tenant's.
+ */
+export function metricsHandler(metrics: HeraldMetrics): (c: Context<AppEnv>) => Promise<Response> {
   return async (c) => {
+    if (!hasScope(c.var.principal, 'operator')) throw missingScope('operator');
     const body = await metrics.registry.metrics();
     return c.body(body, 200, { 'content-type': METRICS_CONTENT_TYPE });
   };

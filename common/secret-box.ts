@@ -1,12 +1,16 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deriveKey } from './key-derivation';
 
 /**
- * Secrets at rest (webhook signing secrets, and any other encrypted column): AES-256-GCM under the
- * 32-byte key in `HERALD_SECRET_KEY`. A sealed value is `v1:` + base64url(iv ‖ ciphertext ‖ tag), so
- * a tampered or foreign value fails to open instead of decrypting to garbage.
+ * Secrets at rest (webhook signing secrets, webhook URLs, and any other encrypted column):
+ * AES-256-GCM under a key derived from the 32 bytes in `HERALD_SECRET_KEY` for this use alone (HKDF,
+ * purpose `secret-box`). A sealed value is `v2:` + base64url(iv ‖ ciphertext ‖ tag), so a tampered or
+ * foreign value fails to open instead of decrypting to garbage. `v1:` values, sealed under the raw
+ * key before keys were derived, still open; the worker re-seals them at start.
  */
-
-const VERSION = 'v1:';
+const VERSION = 'v2:';
+/** Sealed under the raw `HERALD_SECRET_KEY` (before derived keys): opened, never written. */
+const LEGACY_VERSION = 'v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
@@ -46,19 +50,35 @@ export function parseSecretKey(env: { [SECRET_KEY_VARIABLE]?: string | undefined
   return decodeSecretKey(raw);
 }
 
-/** Encrypts `plain` with a fresh random IV; the result is safe to store in a text column. */
-export function sealSecret(plain: string, key: Buffer): string {
-  assertKey(key);
+/** Whether `value` is sealed the current way (else: legacy `v1:`, or not sealed at all). */
+export const isCurrentlySealed = (value: string): boolean => value.startsWith(VERSION);
+
+/** Whether `value` is sealed at all, the current way or the legacy one. */
+export const isSealed = (value: string): boolean =>
+  value.startsWith(VERSION) || value.startsWith(LEGACY_VERSION);
+
+/**
+ * Encrypts `plain` with a fresh random IV under the secret-box key derived from `masterKey`
+ * (the decoded `HERALD_SECRET_KEY`); the result is safe to store in a text column.
+ */
+export function sealSecret(plain: string, masterKey: Buffer): string {
+  assertKey(masterKey);
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const cipher = createCipheriv('aes-256-gcm', deriveKey(masterKey, 'secret-box'), iv);
   const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
   return VERSION + Buffer.concat([iv, ciphertext, cipher.getAuthTag()]).toString('base64url');
 }
 
-/** Decrypts a value from {@link sealSecret}; throws if it was sealed under another key or altered. */
-export function openSecret(sealed: string, key: Buffer): string {
-  assertKey(key);
-  if (!sealed.startsWith(VERSION)) throw new SecretBoxError('not a sealed secret (no v1: prefix)');
+/**
+ * Decrypts a value from {@link sealSecret} (or a legacy `v1:` one, under the raw key); throws if it
+ * was sealed under another key or altered.
+ */
+export function openSecret(sealed: string, masterKey: Buffer): string {
+  assertKey(masterKey);
+  let key: Buffer;
+  if (sealed.startsWith(VERSION)) key = deriveKey(masterKey, 'secret-box');
+  else if (sealed.startsWith(LEGACY_VERSION)) key = masterKey;
+  else throw new SecretBoxError('not a sealed secret (no v2: or v1: prefix)');
   const bytes = Buffer.from(sealed.slice(VERSION.length), 'base64url');
   if (bytes.length < IV_BYTES + TAG_BYTES) throw new SecretBoxError('sealed secret is truncated');
   const iv = bytes.subarray(0, IV_BYTES);

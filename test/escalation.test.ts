@@ -161,6 +161,13 @@ describe('the signed acknowledgement link in messages', () => {
     expect(link).toMatch(new RegExp(`^${publicBase}/v1/notifications/${created.body.id}/ack-link\\?by=`));
     expect(mail!.html).toContain(`href="${link!.replaceAll('&', '&amp;')}"`);
     const local = link!.replace(publicBase, stack.baseUrl);
+    // The link expires (ACK_LINK_TTL_SECONDS, default 7 days), and the expiry is signed with it.
+    const exp = Number(new URL(link!).searchParams.get('exp'));
+    expect(exp * 1000).toBeGreaterThan(Date.now() + 7 * 86_400_000 - 120_000);
+    expect(exp * 1000).toBeLessThanOrEqual(Date.now() + 7 * 86_400_000);
+    const stretched = new URL(local);
+    stretched.searchParams.set('exp', String(exp + 60));
+    expect((await fetch(stretched, { method: 'POST' })).status).toBe(403);
 
     const forged = await fetch(local.replace(/sig=[^&]+/, 'sig=AAAA'), { method: 'POST' });
     expect(forged.status).toBe(403);

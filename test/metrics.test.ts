@@ -1,5 +1,7 @@
 import { createMetrics } from '../common/metrics';
 import { startMetricsServer } from '../worker/metrics-server';
+import { createKey } from './support/auth';
+import { expectError } from './support/expect-error';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
 interface Sample {
@@ -127,19 +129,31 @@ function valueOf(exposition: Exposition, name: string, labels: Record<string, st
 
 describe('Prometheus metrics', () => {
   let stack: Stack;
+  /** /metrics is the operator's: a key with scope `operator` (only the CLI mints those). */
+  let operatorKey: string;
   beforeAll(async () => {
     stack = await startStack();
+    operatorKey = (await createKey(stack.db, null, ['operator'])).key;
   });
   afterAll(async () => {
     await stack.close();
   });
 
   async function scrape(): Promise<Exposition> {
-    const response = await fetch(`${stack.baseUrl}/metrics`);
+    const response = await fetch(`${stack.baseUrl}/metrics`, {
+      headers: { authorization: `Bearer ${operatorKey}` },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     return parseExposition(await response.text());
   }
+
+  it('answers 401 without a key and 403 to a tenant key: only an operator key scrapes', async () => {
+    expectError(await stack.api('GET', '/metrics', undefined, { authorization: '' }), 401, 'unauthorized');
+    const tenantKey = await stack.api('GET', '/metrics');
+    expectError(tenantKey, 403, 'forbidden');
+    expect(tenantKey.body.error.message).toContain('operator');
+  });
 
   it('serves well-formed Prometheus text naming every Herald metric', async () => {
     const exposition = await scrape();
@@ -200,7 +214,8 @@ describe('Prometheus metrics', () => {
     const metrics = createMetrics();
     metrics.deliveries.inc({ channel: 'sms', outcome: 'failed' }, 2);
     metrics.batchRetries.inc({ channel: 'sms' });
-    const server = await startMetricsServer(metrics, 0, '127.0.0.1');
+    // Loopback by default: the server has no authentication.
+    const server = await startMetricsServer(metrics, 0);
     try {
       const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
       expect(response.status).toBe(200);

@@ -161,7 +161,8 @@ describe('the webhook channel', () => {
       expect.objectContaining({
         channel: 'webhook',
         recipientKey: recipient,
-        address: hook.url,
+        // The endpoint's id, never its URL (a credential).
+        address: `webhook:${endpoint.id}`,
         status: 'sent',
         attempts: 1,
         providerMessageId: headers['webhook-id'],
@@ -373,7 +374,8 @@ describe('the webhook channel', () => {
       expect(listed.body.items).toEqual([
         {
           id: endpoint.id,
-          url: hook.url,
+          // Masked: the receiver's path (`/hook-…`) is no plain word.
+          url: hook.url.replace(/\/[^/]+$/, '/****'),
           recipient,
           preset: 'standard',
           secrets: [`whsec_…${endpoint.secret!.slice(-4)}`],
@@ -460,7 +462,8 @@ describe('the webhook channel', () => {
       const call = async (app: ReturnType<typeof createApp>, body: unknown): Promise<ApiResponse> => {
         const response = await app.request('/v1/webhook-endpoints', {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          // The stack's key is in the shared database, so every app over it accepts it.
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.apiKey}` },
           body: JSON.stringify(body),
         });
         return { status: response.status, headers: response.headers, body: await response.json() };
@@ -500,7 +503,7 @@ describe('the webhook channel', () => {
     const target = (over: Partial<DeliveryTarget>): DeliveryTarget => ({
       deliveryId: '1',
       notificationId: '00000000-0000-4000-8000-000000000001',
-      tenantId: 'default',
+      tenantId: stack.tenantId,
       event: 'ticket.assigned',
       priority: 'normal',
       channel: 'webhook',
@@ -540,7 +543,11 @@ describe('the webhook channel', () => {
         db: stack.db,
       });
       try {
-        const t = target({ recipientKey: recipient, externalId: recipient, address: hook.url });
+        const t = target({
+          recipientKey: recipient,
+          externalId: recipient,
+          address: `webhook:${endpoint.id}`,
+        });
         const refused = await failureOf(strict, t);
         // http to 127.0.0.1: refused for the scheme or for the address, either way for good.
         expect(refused).toEqual({ kind: 'permanent', reason: expect.stringMatching(/^URL refused: /) });
@@ -568,13 +575,17 @@ describe('the webhook channel', () => {
     it('gives up on a receiver that does not answer in time, as a temporary failure', async () => {
       const recipient = await newRecipient();
       const hook = receiver.route({ status: 200, delayMs: 3_000 });
-      await register({ url: hook.url, recipient });
+      const endpoint = await register({ url: hook.url, recipient });
       const impatient = webhookChannelFactory({
         env: { HERALD_SECRET_KEY: SECRET_KEY, HERALD_ALLOW_LOOPBACK_URLS: 'true', WEBHOOK_TIMEOUT_MS: '300' },
         db: stack.db,
       });
       try {
-        const t = target({ recipientKey: recipient, externalId: recipient, address: hook.url });
+        const t = target({
+          recipientKey: recipient,
+          externalId: recipient,
+          address: `webhook:${endpoint.id}`,
+        });
         expect(await failureOf(impatient, t)).toEqual({
           kind: 'transient',
           reason: 'no answer within 300 ms',
@@ -660,12 +671,13 @@ describe('webhook building blocks', () => {
     const hexKey = parseSecretKey({ HERALD_SECRET_KEY: key.toString('hex') });
     expect(hexKey.equals(key)).toBe(true);
     const sealed = sealSecret('whsec_abc', key);
-    expect(sealed).toMatch(/^v1:/);
+    // v2: under the key derived for sealing (common/key-derivation.ts), not the raw HERALD_SECRET_KEY.
+    expect(sealed).toMatch(/^v2:/);
     expect(sealSecret('whsec_abc', key)).not.toBe(sealed);
     expect(openSecret(sealed, key)).toBe('whsec_abc');
     const bytes = Buffer.from(sealed.slice(3), 'base64url');
     bytes[14]! ^= 1;
-    expect(() => openSecret(`v1:${bytes.toString('base64url')}`, key)).toThrow(
+    expect(() => openSecret(`v2:${bytes.toString('base64url')}`, key)).toThrow(
       /HERALD_SECRET_KEY or altered/,
     );
     expect(() => openSecret(sealed, randomBytes(32))).toThrow(/HERALD_SECRET_KEY or altered/);

@@ -1,6 +1,16 @@
 import { z } from 'zod';
+import { smtpUrlProblem } from '../activities/channels/email';
+import { DEFAULT_ACK_LINK_TTL_SECONDS } from '../common/ack-link';
 import { parseEnv } from '../common/config';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
+
+/** How long a signed acknowledgement link in a message works (a minute to a year). */
+export const ackLinkTtlSeconds = z.coerce
+  .number()
+  .int()
+  .min(60)
+  .max(365 * 86_400)
+  .default(DEFAULT_ACK_LINK_TTL_SECONDS);
 
 const schema = z.object({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (a postgres:// URL)'),
@@ -8,12 +18,28 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   // Channel settings (SMTP_URL, VAPID_*, TWILIO_*…) are read by each channel module: activities/channels/*.
-  SMTP_URL: z.string().url('SMTP_URL must be a URL such as smtp://user:pass@host:587').optional(),
+  // SMTP_URL is checked here too, so a plain-text URL to a remote host stops the worker at start.
+  SMTP_URL: z
+    .string()
+    .superRefine((url, ctx) => {
+      const problem = smtpUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   BRAND_NAME: z.string().default('Herald'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /** Set: the worker serves its own Prometheus metrics on this port (0: any free port). */
+  WORKER_METRICS_PORT: z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    z.coerce.number().int().min(0).max(65535).optional(),
+  ),
+  /** Where the metrics server listens: loopback unless a scraper elsewhere needs it (e.g. 0.0.0.0 in a container). */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Lifetime of the signed acknowledgement links in messages (default 7 days). */
+  ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds,
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

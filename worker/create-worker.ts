@@ -2,11 +2,15 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import { createActivities } from '../activities';
 import type { ChannelRegistry } from '../activities/channels/types';
+import { ackLinkKey, type AckLinkSettings } from '../common/ack-link';
+import { parseEnv } from '../common/config';
 import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import { TemplateRegistry } from '../templates/registry';
+import { ackLinkTtlSeconds } from './config';
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
 
@@ -18,8 +22,8 @@ export interface HeraldWorkerOptions {
   channels: ChannelRegistry;
   templates: TemplateRegistry;
   brandName: string;
-  /** Where signed acknowledgement links point, and the key that signs them. */
-  ackLinks?: { baseUrl: string; key: Buffer };
+  /** Where signed acknowledgement links point, the key that signs them, and how long they work. */
+  ackLinks?: AckLinkSettings;
   /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
   workflowBundle?: { codePath: string };
   maxConcurrentActivityTaskExecutions?: number;
@@ -67,8 +71,20 @@ export async function ensureSearchAttributes(address: string, namespace: string)
 
 export { buildChannels } from '../activities/channels/registry';
 
-/** Acknowledgement links need both the API's public URL and the secret key; without either, none. */
-export function ackLinksFromEnv(env: NodeJS.ProcessEnv): { baseUrl: string; key: Buffer } | undefined {
+/**
+ * Acknowledgement links need both the API's public URL and the secret key; without either, none.
+ * They are signed with a key derived for them alone, and work for ACK_LINK_TTL_SECONDS.
+ */
+export function ackLinksFromEnv(env: NodeJS.ProcessEnv): Required<AckLinkSettings> | undefined {
   if (!env.PUBLIC_BASE_URL || !env.HERALD_SECRET_KEY) return undefined;
-  return { baseUrl: env.PUBLIC_BASE_URL, key: decodeSecretKey(env.HERALD_SECRET_KEY) };
+  const { ACK_LINK_TTL_SECONDS } = parseEnv(
+    z.object({ ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds }),
+    env,
+    'worker',
+  );
+  return {
+    baseUrl: env.PUBLIC_BASE_URL,
+    key: ackLinkKey(decodeSecretKey(env.HERALD_SECRET_KEY)),
+    ttlSeconds: ACK_LINK_TTL_SECONDS,
+  };
 }

@@ -3,8 +3,10 @@ import { createPool } from '../db/pool';
 import { pendingMigrations } from '../db/migrate';
 import { syncSchedulesFromEnv } from '../scripts/schedules';
 import { TemplateRegistry } from '../templates/registry';
+import { resealWebhookEndpoints } from '../activities/channels/webhook/endpoint-url';
 import { createLogger } from '../common/logger';
 import { defaultMetrics } from '../common/metrics';
+import { parseSecretKey } from '../common/secret-box';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
 import { ackLinksFromEnv, buildChannels, createHeraldWorker, ensureSearchAttributes } from './create-worker';
@@ -17,6 +19,10 @@ async function main(): Promise<void> {
   const pending = await pendingMigrations(db);
   if (pending.length > 0)
     throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
+  // Webhook URLs stored in plain text, and values sealed under the raw key, are sealed the current way.
+  const resealed = process.env.HERALD_SECRET_KEY
+    ? await resealWebhookEndpoints(db, parseSecretKey(process.env))
+    : 0;
   const templates = await TemplateRegistry.load();
   const setup = buildChannels({ env: process.env, db });
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
@@ -34,15 +40,12 @@ async function main(): Promise<void> {
     workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
   });
   const log = createLogger('worker');
-  // WORKER_METRICS_PORT set: this process's registry as Prometheus text at http://0.0.0.0:<port>/metrics.
-  let metricsServer: MetricsServer | undefined;
-  const metricsPort = process.env.WORKER_METRICS_PORT?.trim();
-  if (metricsPort) {
-    const port = Number(metricsPort);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new Error(`WORKER_METRICS_PORT must be a port number, not ${JSON.stringify(metricsPort)}`);
-    metricsServer = await startMetricsServer(defaultMetrics(), port);
-  }
+  // WORKER_METRICS_PORT set: this process's registry as Prometheus text at
+  // http://<WORKER_METRICS_HOST, loopback by default>:<port>/metrics. It has no authentication.
+  const metricsServer: MetricsServer | undefined =
+    config.WORKER_METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer(defaultMetrics(), config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST);
   // `herald dev` and the tests wait for this line: it is written whatever LOG_LEVEL says.
   const startup = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
   startup.info(
@@ -53,6 +56,8 @@ async function main(): Promise<void> {
       channels: setup.report,
       searchAttributesAdded: added,
       metricsPort: metricsServer?.port ?? null,
+      metricsHost: metricsServer ? config.WORKER_METRICS_HOST : null,
+      webhookEndpointsResealed: resealed,
     },
     'worker started',
   );

@@ -12,11 +12,12 @@ export interface MetricsServer {
 /**
  * The worker process has no HTTP API: this serves its registry (deliveries, retries, escalations,
  * digests, process metrics) as Prometheus text at GET /metrics, and answers 404 to anything else.
+ * It has no authentication, so it listens on loopback unless the caller (WORKER_METRICS_HOST) says otherwise.
  */
 export async function startMetricsServer(
   metrics: HeraldMetrics,
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
 ): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

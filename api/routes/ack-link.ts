@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { verifyAck } from '../../common/ack-link';
+import { ackLinkKey, verifyAck } from '../../common/ack-link';
 import { decodeSecretKey } from '../../common/secret-box';
 import type { AppEnv } from '../deps';
 import { getNotificationTenant } from '../../db/queries/notifications';
@@ -18,7 +18,10 @@ const escapeHtml = (s: string) =>
     (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
   );
 
-/** Checks the link's signature; the key is HERALD_SECRET_KEY, as for the worker that signed it. */
+/**
+ * Checks the link's signature and expiry; the key is derived from HERALD_SECRET_KEY, as by the worker
+ * that signed it. 403 for a link that does not verify, 410 for a genuine one past its `exp`.
+ */
 function verified(c: {
   var: AppEnv['Variables'];
   req: { param(k: string): string; query(k: string): string | undefined };
@@ -27,8 +30,21 @@ function verified(c: {
   if (!raw) throw new HttpError(503, 'ack_links_not_configured', 'HERALD_SECRET_KEY is not set');
   const id = c.req.param('id');
   const by = c.req.query('by') ?? '';
-  const sig = c.req.query('sig') ?? '';
-  if (!by || !verifyAck(decodeSecretKey(raw), id, by, sig)) {
+  const check = verifyAck(ackLinkKey(decodeSecretKey(raw)), {
+    notificationId: id,
+    by,
+    exp: c.req.query('exp') ?? '',
+    sig: c.req.query('sig') ?? '',
+  });
+  if (!check.ok && check.reason === 'expired') {
+    throw new HttpError(
+      410,
+      'link_expired',
+      'this acknowledgement link has expired: acknowledge from a newer message or through the API',
+      [{ path: 'exp', message: 'in the past' }],
+    );
+  }
+  if (!check.ok) {
     throw new HttpError(403, 'invalid_signature', 'this acknowledgement link is not valid', [
       { path: 'sig', message: 'does not verify' },
     ]);

@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
+  maskWebhookUrl,
+  openEndpointUrl,
+  sealEndpointUrl,
+} from '../../activities/channels/webhook/endpoint-url';
+import {
   generateWebhookSecret,
   maskWebhookSecret,
   webhookSecretProblem,
@@ -32,7 +37,11 @@ const MAX_SECRETS = 5;
 const WebhookEndpointSchema = z
   .object({
     id: z.string().uuid(),
-    url: z.string(),
+    url: z.string().openapi({
+      description:
+        'masked: scheme, host and at most the first path word (the URL is a credential, sealed at rest and never shown again)',
+      example: 'https://hooks.slack.com/services/****',
+    }),
     recipient: z
       .string()
       .nullable()
@@ -102,7 +111,9 @@ const createEndpointRoute = securedRoute(
     responses: {
       201: jsonResponse(WithSecretSchema, 'Registered; `secret` is shown this once'),
       400: errorResponse('Invalid body, e.g. a secret shorter than 24 bytes'),
-      422: errorResponse('URL refused (not https, or a private address) or unknown recipient'),
+      422: errorResponse(
+        'URL refused (not https, or a private address), unknown recipient, or the tenant holds MAX_WEBHOOK_ENDPOINTS_PER_TENANT endpoints already',
+      ),
       503: notConfigured,
     },
   },
@@ -220,15 +231,17 @@ function secretKey(c: Ctx): Buffer {
 
 function present(endpoint: WebhookEndpoint, key: Buffer) {
   let secrets: string[];
+  let url: string;
   try {
     secrets = endpoint.sealedSecrets.map((sealed) => maskWebhookSecret(openSecret(sealed, key)));
+    url = maskWebhookUrl(openEndpointUrl(endpoint.storedUrl, key));
   } catch (error) {
     if (!(error instanceof SecretBoxError)) throw error;
     throw new HttpError(500, 'secret_unreadable', error.message);
   }
   return {
     id: endpoint.id,
-    url: endpoint.url,
+    url,
     recipient: endpoint.externalId,
     preset: endpoint.preset,
     secrets,
@@ -277,22 +290,36 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
       throw validationFailed([{ path: 'recipient', message: `unknown recipient ${input.recipient}` }]);
     }
     const secret = input.preset === 'slack' ? null : (input.secret ?? generateWebhookSecret());
-    let endpoint: WebhookEndpoint;
+    const limit = config.MAX_WEBHOOK_ENDPOINTS_PER_TENANT;
+    let created: Awaited<ReturnType<typeof createWebhookEndpoint>>;
     try {
-      endpoint = await createWebhookEndpoint(db, {
-        id: randomUUID(),
-        tenantId: c.var.tenantId,
-        externalId: input.recipient ?? null,
-        url: check.url.href,
-        preset: input.preset,
-        sealedSecrets: secret === null ? [] : [sealSecret(secret, key)],
-      });
+      created = await createWebhookEndpoint(
+        db,
+        {
+          id: randomUUID(),
+          tenantId: c.var.tenantId,
+          externalId: input.recipient ?? null,
+          storedUrl: sealEndpointUrl(check.url.href, key),
+          preset: input.preset,
+          sealedSecrets: secret === null ? [] : [sealSecret(secret, key)],
+        },
+        limit,
+      );
     } catch (error) {
       // The recipient was deleted between the check and the insert.
       if ((error as { code?: string }).code === '23503')
         throw validationFailed([{ path: 'recipient', message: `unknown recipient ${input.recipient}` }]);
       throw error;
     }
+    if ('limitReached' in created) {
+      throw new HttpError(
+        422,
+        'limit_reached',
+        `a tenant holds at most ${limit} webhook endpoints (MAX_WEBHOOK_ENDPOINTS_PER_TENANT): delete one first`,
+        [{ path: 'url', message: `the tenant has ${limit} webhook endpoints already` }],
+      );
+    }
+    const { endpoint } = created;
     return c.json({ ...present(endpoint, key), secret }, 201);
   })
   .openapi(listRoute, async (c) => {

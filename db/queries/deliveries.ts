@@ -113,7 +113,7 @@ export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promi
                                               WHEN count(*) > 1 THEN count(*) || ' push subscriptions' END
                                     FROM push_subscriptions s
                                    WHERE s.tenant_id = $1 AND s.external_id = t.external_id)
-                WHEN 'webhook' THEN (SELECT w.url FROM webhook_endpoints w
+                WHEN 'webhook' THEN (SELECT 'webhook:' || w.id FROM webhook_endpoints w
                                       WHERE w.tenant_id = $1 AND w.external_id = t.external_id
                                         AND w.disabled_at IS NULL ORDER BY w.created_at LIMIT 1)
               END AS address
@@ -147,7 +147,7 @@ export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promi
      SELECT $5::uuid, $1, $6, r.recipient_key, NULL, NULL, r.channel, r.address, 'pending', NULL, $9::int FROM raw r
       WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.channel = r.channel AND p.address = r.address)
      UNION ALL
-     SELECT $5::uuid, $1, $6, 'webhook:' || w.id, NULL, NULL, 'webhook', w.url, 'pending', NULL, $9::int
+     SELECT $5::uuid, $1, $6, 'webhook:' || w.id, NULL, NULL, 'webhook', 'webhook:' || w.id, 'pending', NULL, $9::int
        FROM webhook_endpoints w
       WHERE w.tenant_id = $1 AND w.external_id IS NULL AND w.disabled_at IS NULL AND 'webhook' = ANY($7::text[])
      ON CONFLICT ON CONSTRAINT deliveries_delivery_key DO NOTHING`,

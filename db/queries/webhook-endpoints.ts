@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { Queryable } from './recipients';
 
 export const WEBHOOK_PRESETS = ['standard', 'slack'] as const;
@@ -5,14 +6,16 @@ export type WebhookPreset = (typeof WEBHOOK_PRESETS)[number];
 
 /**
  * A registered webhook endpoint. `externalId` null: tenant-wide, it receives every notification that
- * includes the webhook channel. `sealedSecrets` are the `whsec_` secrets sealed with the secret box,
- * newest first; the newest signs, all of them sign during a rotation.
+ * includes the webhook channel. `storedUrl` is the URL sealed with the secret box (a URL can be a
+ * credential), or plain text in rows written before sealing; open it with `openEndpointUrl`.
+ * `sealedSecrets` are the `whsec_` secrets sealed with the secret box, newest first; the newest
+ * signs, all of them sign during a rotation.
  */
 export interface WebhookEndpoint {
   id: string;
   tenantId: string;
   externalId: string | null;
-  url: string;
+  storedUrl: string;
   preset: WebhookPreset;
   sealedSecrets: string[];
   disabledAt: string | null;
@@ -38,7 +41,7 @@ const toEndpoint = (row: WebhookEndpointRow): WebhookEndpoint => ({
   id: row.id,
   tenantId: row.tenant_id,
   externalId: row.external_id,
-  url: row.url,
+  storedUrl: row.url,
   preset: row.preset,
   sealedSecrets: row.secrets,
   disabledAt: row.disabled_at?.toISOString() ?? null,
@@ -51,18 +54,46 @@ export interface NewWebhookEndpoint {
   id: string;
   tenantId: string;
   externalId: string | null;
-  url: string;
+  /** Sealed. */
+  storedUrl: string;
   preset: WebhookPreset;
   sealedSecrets: string[];
 }
 
-export async function createWebhookEndpoint(db: Queryable, e: NewWebhookEndpoint): Promise<WebhookEndpoint> {
-  const result = await db.query<WebhookEndpointRow>(
-    `INSERT INTO webhook_endpoints (id, tenant_id, external_id, url, preset, secrets)
-     VALUES ($1, $2, $3, $4, $5, $6::text[]) RETURNING *`,
-    [e.id, e.tenantId, e.externalId, e.url, e.preset, e.sealedSecrets],
-  );
-  return toEndpoint(result.rows[0]!);
+/**
+ * Registers an endpoint unless the tenant holds `maxPerTenant` already. The tenant's row is locked
+ * for the count and the insert, so concurrent requests cannot together pass the cap.
+ */
+export async function createWebhookEndpoint(
+  db: Pool,
+  e: NewWebhookEndpoint,
+  maxPerTenant: number,
+): Promise<{ endpoint: WebhookEndpoint } | { limitReached: true }> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE', [e.tenantId]);
+    const count = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM webhook_endpoints WHERE tenant_id = $1',
+      [e.tenantId],
+    );
+    if (count.rows[0]!.n >= maxPerTenant) {
+      await client.query('ROLLBACK');
+      return { limitReached: true };
+    }
+    const result = await client.query<WebhookEndpointRow>(
+      `INSERT INTO webhook_endpoints (id, tenant_id, external_id, url, preset, secrets)
+       VALUES ($1, $2, $3, $4, $5, $6::text[]) RETURNING *`,
+      [e.id, e.tenantId, e.externalId, e.storedUrl, e.preset, e.sealedSecrets],
+    );
+    await client.query('COMMIT');
+    return { endpoint: toEndpoint(result.rows[0]!) };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 export async function getWebhookEndpoint(
@@ -73,24 +104,6 @@ export async function getWebhookEndpoint(
   const result = await db.query<WebhookEndpointRow>(
     'SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2',
     [tenantId, id],
-  );
-  return result.rows[0] ? toEndpoint(result.rows[0]) : null;
-}
-
-/**
- * The endpoint a per-recipient delivery was addressed to (the delivery's address is the URL): the
- * active one if there is one, else a disabled one, so the caller can say why it will not send.
- */
-export async function findRecipientWebhookEndpoint(
-  db: Queryable,
-  tenantId: string,
-  externalId: string,
-  url: string,
-): Promise<WebhookEndpoint | null> {
-  const result = await db.query<WebhookEndpointRow>(
-    `SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND external_id = $2 AND url = $3
-      ORDER BY disabled_at IS NOT NULL, created_at LIMIT 1`,
-    [tenantId, externalId, url],
   );
   return result.rows[0] ? toEndpoint(result.rows[0]) : null;
 }
@@ -176,4 +189,29 @@ export async function enableWebhookEndpoint(
     [tenantId, id],
   );
   return result.rows[0] ? toEndpoint(result.rows[0]) : null;
+}
+
+/** Every tenant's endpoints whose URL or secrets are not sealed the current way (`v2:`). */
+export async function listEndpointsToReseal(
+  db: Queryable,
+): Promise<{ id: string; url: string; secrets: string[] }[]> {
+  const result = await db.query<{ id: string; url: string; secrets: string[] }>(
+    `SELECT id, url, secrets FROM webhook_endpoints
+      WHERE url NOT LIKE 'v2:%' OR EXISTS (SELECT 1 FROM unnest(secrets) s WHERE s NOT LIKE 'v2:%')`,
+  );
+  return result.rows;
+}
+
+/** Replaces an endpoint's stored URL and secrets if they are still `before`; whether it did. */
+export async function resealWebhookEndpoint(
+  db: Queryable,
+  before: { id: string; url: string; secrets: string[] },
+  after: { url: string; secrets: string[] },
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE webhook_endpoints SET url = $4, secrets = $5::text[]
+      WHERE id = $1 AND url = $2 AND secrets = $3::text[]`,
+    [before.id, before.url, before.secrets, after.url, after.secrets],
+  );
+  return (result.rowCount ?? 0) > 0;
 }

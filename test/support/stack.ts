@@ -112,7 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let workerConnection: NativeConnection | null = null;
   const setup = buildChannels({
     env: {
-      SMTP_URL: sink.url,
+      SMTP_URL: `${sink.url}?tls=off`, // the sink is plain-text loopback; smtp:// otherwise requires STARTTLS
       SMTP_MAX_CONNECTIONS: '5',
       MAIL_FROM: 'Herald Test <herald@test.local>',
       ...options.channelEnv,

@@ -11,23 +11,58 @@ import {
 } from '../types';
 
 export interface SmtpTransportOptions {
-  /** `smtp://user:pass@host:port` or `smtps://…`; `?tls=off` skips STARTTLS for a loopback sink. */
+  /**
+   * `smtp://user:pass@host:port` (STARTTLS required) or `smtps://…` (TLS from the first byte).
+   * `?tls=off` sends in plain text, to a loopback sink only; `?tls=unverified` still requires
+   * STARTTLS but accepts a certificate nobody signed (a development sink on a private network).
+   */
   url: string;
   maxConnections?: number;
 }
 
-/** A pooled SMTP transport; one per worker process. */
-export function createSmtpTransport({ url, maxConnections = 5 }: SmtpTransportOptions): Transporter {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-    throw new Error(`SMTP_URL must start with smtp:// or smtps://, got ${parsed.protocol}//`);
+const TLS_MODES = ['off', 'unverified'] as const;
+type TlsMode = (typeof TLS_MODES)[number] | 'verified';
+
+/** Hosts that are this machine: plain text to them never crosses a network. */
+const isLoopbackHost = (hostname: string): boolean =>
+  hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+
+/** What is wrong with an SMTP_URL, in a sentence naming it; null when it is usable. */
+export function smtpUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'SMTP_URL must be a URL such as smtp://user:pass@host:587';
   }
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:')
+    return `SMTP_URL must start with smtp:// or smtps://, got ${parsed.protocol}//`;
+  const tls = parsed.searchParams.get('tls');
+  if (tls !== null && !(TLS_MODES as readonly string[]).includes(tls))
+    return `SMTP_URL: tls must be ${TLS_MODES.join(' or ')}, not ${JSON.stringify(tls)}`;
+  if (tls !== null && parsed.protocol === 'smtps:')
+    return 'SMTP_URL: tls= applies to smtp:// only (smtps:// is always TLS)';
+  // Plain text across a network would hand the SMTP password and every message to anyone on the path.
+  if (tls === 'off' && !isLoopbackHost(parsed.hostname))
+    return `SMTP_URL: tls=off is only allowed for a loopback host (127.0.0.1, ::1, localhost), not ${parsed.hostname}`;
+  return null;
+}
+
+/** A pooled SMTP transport; one per worker process. Throws naming SMTP_URL when it is not usable. */
+export function createSmtpTransport({ url, maxConnections = 5 }: SmtpTransportOptions): Transporter {
+  const problem = smtpUrlProblem(url);
+  if (problem) throw new Error(problem);
+  const parsed = new URL(url);
   const secure = parsed.protocol === 'smtps:';
+  const tls: TlsMode = (parsed.searchParams.get('tls') as TlsMode | null) ?? 'verified';
   return nodemailer.createTransport({
-    host: parsed.hostname,
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: parsed.port ? Number(parsed.port) : secure ? 465 : 587,
     secure,
-    ignoreTLS: parsed.searchParams.get('tls') === 'off',
+    // smtp:// never falls back to plain text when the server offers no STARTTLS (or an attacker strips it).
+    requireTLS: !secure && tls !== 'off',
+    ignoreTLS: tls === 'off',
+    ...(tls === 'unverified' ? { tls: { rejectUnauthorized: false } } : {}),
     auth: parsed.username
       ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) }
       : undefined,

@@ -3,7 +3,6 @@ import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../../common
 import { openSecret, parseSecretKey, SecretBoxError } from '../../../common/secret-box';
 import {
   disableWebhookEndpoint,
-  findRecipientWebhookEndpoint,
   getWebhookEndpoint,
   type WebhookEndpoint,
 } from '../../../db/queries/webhook-endpoints';
@@ -16,6 +15,7 @@ import {
   type DeliveryTarget,
   type SendFailure,
 } from '../types';
+import { openEndpointUrl } from './endpoint-url';
 import { createWebhookAgents, postOnce, type WebhookAgents } from './post';
 import { classifyResponse, logSafe, type AnswerSummary } from './responses';
 import { signWebhook, webhookMessageId } from './signing';
@@ -51,6 +51,10 @@ export class WebhookDeliveryError extends Error {
   }
 }
 
+/** How a delivery names its endpoint (address, and recipient key of tenant-wide ones). */
+const ENDPOINT_PREFIX = 'webhook:';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const permanent = (reason: string, cause?: unknown) =>
   new WebhookDeliveryError({ kind: 'permanent', reason }, { cause });
 const transient = (reason: string, cause?: unknown) =>
@@ -72,17 +76,27 @@ export interface WebhookChannelOptions {
 export function createWebhookChannel(options: WebhookChannelOptions): Channel<WebhookContent> {
   const { db, secretKey, urlPolicy, agents, timeoutMs = 10_000, userAgent = 'Herald-Webhooks/0.1' } = options;
 
+  /**
+   * The endpoint a delivery is addressed to: its address (and a tenant-wide one's recipient key) is
+   * `webhook:<endpoint id>`, never the URL, which is a credential.
+   */
   async function loadEndpoint(target: DeliveryTarget): Promise<WebhookEndpoint> {
-    const tenantWide = target.externalId === null && target.recipientKey.startsWith('webhook:');
-    const endpoint = tenantWide
-      ? await getWebhookEndpoint(db, target.tenantId, target.recipientKey.slice('webhook:'.length))
-      : target.externalId
-        ? await findRecipientWebhookEndpoint(db, target.tenantId, target.externalId, target.address)
-        : null;
+    const ref = [target.address, target.recipientKey].find((k) => k.startsWith(ENDPOINT_PREFIX));
+    const id = ref?.slice(ENDPOINT_PREFIX.length);
+    const endpoint = id && UUID.test(id) ? await getWebhookEndpoint(db, target.tenantId, id) : null;
     if (!endpoint) throw permanent('endpoint no longer registered');
     if (endpoint.disabledAt)
       throw permanent(`endpoint disabled (${endpoint.disabledReason ?? 'by the API'})`);
     return endpoint;
+  }
+
+  function openUrl(endpoint: WebhookEndpoint): string {
+    try {
+      return openEndpointUrl(endpoint.storedUrl, secretKey);
+    } catch (error) {
+      if (error instanceof SecretBoxError) throw permanent(`endpoint URL: ${error.message}`, error);
+      throw error;
+    }
   }
 
   function buildRequest(
@@ -138,7 +152,7 @@ export function createWebhookChannel(options: WebhookChannelOptions): Channel<We
     render: (templates, event, context) => renderSlackText(templates, event, context),
     async send(target, content) {
       const endpoint = await loadEndpoint(target);
-      const check = await checkPublicUrl(endpoint.url, urlPolicy);
+      const check = await checkPublicUrl(openUrl(endpoint), urlPolicy);
       if (!check.ok) {
         const failure = `URL refused: ${check.reason}`;
         throw check.temporary ? transient(failure) : permanent(failure);
