@@ -2,16 +2,18 @@
  * The development stack in one process tree: embedded PostgreSQL, the Temporal dev server with its
  * UI, an SMTP sink with a mail view, migrations, demo data, the worker and the API. Whatever the
  * environment already provides (DATABASE_URL, TEMPORAL_ADDRESS, SMTP_URL) is used instead of started.
+ * The demo data lives in tenant `demo`, whose key is written to `$HERALD_DATA_DIR/api-key`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_TENANT } from '../common/tenant';
 import { importGroups, parseGroupsFile } from '../db/import-groups';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
+import { createTenant } from '../db/queries/tenants';
+import { DEMO_TENANT, ensureDevApiKey } from './lib/dev-api-key';
 import { startMailSink } from './lib/mail-sink';
 import { startEmbeddedPostgres } from './lib/postgres';
 import { startTemporalDevServer } from './lib/temporal-dev-server';
@@ -41,14 +43,11 @@ async function main(): Promise<void> {
     : await startTemporal();
   const mail = env.SMTP_URL ? { url: env.SMTP_URL, webUrl: null as string | null } : await startSink();
 
-  const pool = createPool(databaseUrl, 2);
-  try {
-    const { applied } = await migrate(pool);
-    say(`database migrated${applied.length ? ` (${applied.join(', ')})` : ' (up to date)'}`);
-    await seedDemoData(pool);
-  } finally {
-    await pool.end();
-  }
+  // As the printed curl line reads it: relative when the data directory is below here.
+  const keyPath = path.join(DATA, 'api-key');
+  const relativeKeyPath = path.relative(process.cwd(), keyPath);
+  const keyFile = relativeKeyPath && !relativeKeyPath.startsWith('..') ? relativeKeyPath : keyPath;
+  const apiKey = await prepareDatabase(databaseUrl, keyFile);
 
   const apiPort = port('PORT', 3000);
   // Web push: a VAPID pair generated once into the data directory, unless the environment has one.
@@ -87,15 +86,34 @@ async function main(): Promise<void> {
     `  Temporal UI     ${temporal.uiUrl}`,
     `  Mail view       ${mail.webUrl ?? `(mail goes to ${redact(mail.url)})`}`,
     `  Database        ${redact(databaseUrl)}`,
+    `  API key         ${apiKey}   (tenant ${DEMO_TENANT}; also in ${keyFile})`,
     '',
     'Send a test email (then open the mail view):',
     `  curl -s -X POST ${api}/v1/notifications -H 'content-type: application/json' \\`,
+    `    -H "Authorization: Bearer $(cat ${keyFile})" \\`,
     `    -d '{"event":"ticket.assigned","to":{"groups":["Technical Admin"]},"data":{"ticketId":"42","title":"Printer on fire"}}'`,
     '',
     'Press Ctrl+C to stop everything.',
   ];
   process.stdout.write(lines.join('\n') + '\n');
   say('ready');
+}
+
+/** Migrations, the demo tenant and its data, and the demo key (answered, and kept in `keyFile`). */
+async function prepareDatabase(databaseUrl: string, keyFile: string): Promise<string> {
+  const pool = createPool(databaseUrl, 2);
+  try {
+    const { applied } = await migrate(pool);
+    say(`database migrated${applied.length ? ` (${applied.join(', ')})` : ' (up to date)'}`);
+    await seedDemoData(pool);
+    const { key, reused } = await ensureDevApiKey(pool, DATA, DEMO_TENANT);
+    say(
+      `${reused ? 'reusing' : 'created'} the ${DEMO_TENANT} tenant's API key (every tenant scope plus critical), in ${keyFile}`,
+    );
+    return key;
+  } finally {
+    await pool.end();
+  }
 }
 
 async function startPostgres(): Promise<string> {
@@ -139,10 +157,10 @@ async function startSink(): Promise<{ url: string; webUrl: string | null }> {
   });
   stoppers.push(() => sink.close());
   say(`SMTP sink on ${sink.url}`);
-  return { url: sink.url, webUrl: sink.webUrl };
+  // The sink speaks plain text on loopback; smtp:// otherwise insists on STARTTLS.
+  return { url: `${sink.url}?tls=off`, webUrl: sink.webUrl };
 }
 
-/** The key for encrypted columns (webhook secrets) in development: made once, kept in the data dir (0600). */
 /** A secret generated once into the data directory (mode 0600) and reused on every later start. */
 async function devSecret(name: string, bytes: number, label: string): Promise<string> {
   const file = path.join(DATA, name);
@@ -164,8 +182,11 @@ async function seedDemoData(pool: ReturnType<typeof createPool>): Promise<void> 
     throw new Error(
       `demo data is invalid: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     );
-  const counts = await importGroups(pool, DEFAULT_TENANT, parsed.value, { prune: false });
-  say(`demo data: ${counts.groups.created} groups and ${counts.recipients.created} recipients created`);
+  if (await createTenant(pool, DEMO_TENANT, 'Demo')) say(`created tenant ${DEMO_TENANT}`);
+  const counts = await importGroups(pool, DEMO_TENANT, parsed.value, { prune: false });
+  say(
+    `demo data in tenant ${DEMO_TENANT}: ${counts.groups.created} groups and ${counts.recipients.created} recipients created`,
+  );
 }
 
 /** Runs a TypeScript entry point as its own process, prefixing its output; resolves when it says `readyText`. */

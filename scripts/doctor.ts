@@ -7,10 +7,11 @@ import type { Pool } from 'pg';
 import webpush from 'web-push';
 import { createSmtpTransport } from '../activities/channels/email';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
-import { DEFAULT_TENANT } from '../common/tenant';
 import { pendingMigrations } from '../db/migrate';
 import { createPool } from '../db/pool';
+import { listStaleApiKeys } from '../db/queries/api-keys';
 import { listGroups } from '../db/queries/groups';
+import { listTenants } from '../db/queries/tenants';
 import { TemplateRegistry, type RenderContext } from '../templates/registry';
 
 export interface Check {
@@ -27,6 +28,8 @@ export interface DoctorOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** A live key nobody used for this long is likely forgotten, and a leaked one nobody would notice. */
+export const STALE_KEY_DAYS = 90;
 const SYMBOLS: Record<Check['status'], string> = { ok: '✓', warn: '⚠', fail: '✗' };
 
 /** 1 when anything is broken; warnings do not fail. */
@@ -142,6 +145,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, options: DoctorOptions =
     checks.push(webhookCheck(env));
     if (pool && checks.find((c) => c.name === 'database')?.status === 'ok') {
       const db = pool;
+      await timed(checks, 'tenants', ms, () => tenantsCheck(db), 'check the database');
+      await timed(checks, 'api keys', ms, () => staleKeysCheck(db), 'check the database');
       await timed(checks, 'groups', ms, () => groupsCheck(db), 'check the database');
     }
     await timed(checks, 'templates', Math.max(ms, 30_000), templatesCheck, 'fix the templates listed');
@@ -368,15 +373,57 @@ function webhookCheck(env: NodeJS.ProcessEnv): Check {
   return ok('webhooks', 'secret key set');
 }
 
+/** At most ten names, then how many more. */
+function someOf(names: string[]): string {
+  return names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length - 10} more)` : '');
+}
+
+/** A tenant without a live key cannot be reached through the API at all. */
+async function tenantsCheck(pool: Pool): Promise<Check> {
+  const tenants = await listTenants(pool);
+  if (tenants.length === 0)
+    return warn('tenants', 'no tenants yet', 'herald tenants create <id> (npm run dev creates demo)');
+  const keyless = tenants.filter((t) => t.activeKeys === 0).map((t) => t.id);
+  if (keyless.length === 0) return ok('tenants', `${tenants.length} tenant(s), each with a live API key`);
+  return warn(
+    'tenants',
+    `${keyless.length} without a live API key: ${someOf(keyless)}`,
+    'herald keys create --tenant <id> --scopes send,read',
+  );
+}
+
+async function staleKeysCheck(pool: Pool): Promise<Check> {
+  const stale = await listStaleApiKeys(pool, STALE_KEY_DAYS);
+  if (stale.length === 0) return ok('api keys', `none unused for ${STALE_KEY_DAYS} days`);
+  const described = stale.map(
+    (k) =>
+      `${k.id} (${k.tenantId === null ? 'operator' : `tenant ${k.tenantId}`}, ${
+        k.lastUsedAt
+          ? `last used ${k.lastUsedAt.slice(0, 10)}`
+          : `never used, created ${k.createdAt.slice(0, 10)}`
+      })`,
+  );
+  return warn(
+    'api keys',
+    `${stale.length} unused for ${STALE_KEY_DAYS} days: ${someOf(described)}`,
+    'herald keys revoke <id> for each key nobody needs',
+  );
+}
+
+/** Every tenant's groups; an empty one notifies nobody. */
 async function groupsCheck(pool: Pool): Promise<Check> {
-  const groups = await listGroups(pool, DEFAULT_TENANT);
-  const empty = groups.filter((g) => g.memberCount === 0).map((g) => g.key);
-  if (empty.length === 0) return ok('groups', `${groups.length} group(s), all with members`);
-  const shown = empty.slice(0, 10).join(', ') + (empty.length > 10 ? `, … (${empty.length - 10} more)` : '');
+  let count = 0;
+  const empty: string[] = [];
+  for (const tenant of await listTenants(pool)) {
+    const groups = await listGroups(pool, tenant.id);
+    count += groups.length;
+    for (const g of groups) if (g.memberCount === 0) empty.push(`${tenant.id}/${g.key}`);
+  }
+  if (empty.length === 0) return ok('groups', `${count} group(s), all with members`);
   return warn(
     'groups',
-    `${empty.length} without members: ${shown}`,
-    'add members with herald groups import <file>',
+    `${empty.length} without members: ${someOf(empty)}`,
+    'add members with herald groups import <file> --tenant <id>',
   );
 }
 

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
-import { DEFAULT_TENANT } from '../common/tenant';
 import {
   importGroups,
   InvalidGroupsFileError,
@@ -13,67 +11,51 @@ import {
   type Problem,
 } from '../db/import-groups';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
 import { listGroups, type Group } from '../db/queries/groups';
 import type { overdueWorkflow, OverdueWorkflowResult } from '../workflows/overdue';
 import { doctorExitCode, formatChecks, runDoctor } from './doctor';
+import { ACCESS_USAGE, runKeys, runTenants } from './lib/access-commands';
+import {
+  checkTenant,
+  CliError,
+  describeError,
+  expectArgs,
+  parseArgs,
+  readDevEnvUrl,
+  requireTenant,
+  shift,
+  usageError,
+  withDatabase,
+  type Args,
+} from './lib/cli';
 import { runSchedulesCli, SCHEDULES_USAGE } from './schedules';
 
 const ROOT = path.resolve(__dirname, '..');
-const DEV_ENV_FILE = path.join(ROOT, '.data', 'dev.env');
 const DEMO_FILE = path.join(ROOT, 'db', 'seed', 'demo.yaml');
 
 const USAGE = `Usage: herald <command> [options]
 
 Commands:
   migrate                         apply pending database migrations
-  groups import <file> [--prune]  create or update recipients and groups from a YAML or JSON file;
+${ACCESS_USAGE}
+  groups import <file> --tenant <id> [--prune]
+                                  create or update recipients and groups from a YAML or JSON file;
                                   --prune also removes members the file does not list
-  groups list [--json]            list groups with their member counts
-  seed                            import the demo people and groups (db/seed/demo.yaml)
-  overdue [--dry-run]             run the overdue workflow once and list the items it notified about;
-                                  --dry-run lists what it would send and sends nothing
+  groups list --tenant <id> [--json]
+                                  list a tenant's groups with their member counts
+  seed --tenant <id>              import the demo people and groups (db/seed/demo.yaml) into a tenant
+  overdue [--tenant <id>] [--dry-run]
+                                  run the overdue workflow once (every tenant's items, or one tenant's)
+                                  and list the items it notified about; --dry-run sends nothing
   doctor [--test-email <address>] [--json]
-                                  check the database, Temporal, channels, groups and templates;
-                                  --test-email sends a real message through SMTP_URL
+                                  check the database, Temporal, channels, tenants and keys, groups and
+                                  templates; --test-email sends a real message through SMTP_URL
 ${SCHEDULES_USAGE}
   help                            show this text
 
+Options take a value as "--tenant demo" or "--tenant=demo"; --json prints JSON for machines.
 DATABASE_URL selects the database; without it, herald uses the one npm run dev wrote to .data/dev.env.
 Exit codes: 0 done, 1 failed (e.g. the database is unreachable), 2 bad command or input.`;
-
-/** A failure with a message meant for the user and a chosen exit code. */
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2,
-    readonly showUsage = false,
-  ) {
-    super(message);
-  }
-}
-
-const usageError = (message: string) => new CliError(message, 2, true);
-
-interface Args {
-  positionals: string[];
-  flags: Set<string>;
-}
-
-function parseArgs(argv: string[]): Args {
-  return {
-    positionals: argv.filter((a) => !a.startsWith('-')),
-    flags: new Set(argv.filter((a) => a.startsWith('-'))),
-  };
-}
-
-/** Rejects flags the command does not know and extra or missing positional arguments. */
-function expectArgs(args: Args, command: string, positionals: number, flags: string[] = []): void {
-  const unknown = [...args.flags].find((f) => !flags.includes(f));
-  if (unknown) throw usageError(`${command}: unknown option ${unknown}`);
-  if (args.positionals.length !== positionals)
-    throw usageError(`${command}: expected ${positionals} argument(s)`);
-}
 
 /** Runs the command in `argv` and returns the process exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -86,26 +68,34 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: Args): Promise<void> {
-  const [command, ...rest] = args.positionals;
+  const [command] = args.positionals;
   if (command === undefined || command === 'help' || args.flags.has('--help') || args.flags.has('-h')) {
     console.log(USAGE);
     return;
   }
-  const sub = { positionals: rest, flags: args.flags };
+  const sub = shift(args);
   switch (command) {
     case 'migrate':
       expectArgs(sub, 'migrate', 0);
       return withDatabase(runMigrate);
+    case 'tenants':
+      return runTenants(sub);
+    case 'keys':
+      return runKeys(sub);
     case 'seed':
-      expectArgs(sub, 'seed', 0);
-      return importFile(DEMO_FILE, { prune: false });
+      expectArgs(sub, 'seed', 0, ['--tenant']);
+      return importFile('seed', DEMO_FILE, sub, { prune: false });
     case 'groups':
       return runGroups(sub);
     case 'schedules':
-      return runSchedulesCli(rest, sub.flags, { usageError, fail: (m, code = 1) => new CliError(m, code) });
+      // The schedules commands take flags only; a value option is unknown to them.
+      return runSchedulesCli(sub.positionals, new Set([...sub.flags, ...sub.values.keys()]), {
+        usageError,
+        fail: (m, code = 1) => new CliError(m, code),
+      });
     case 'overdue':
-      expectArgs(sub, 'overdue', 0, ['--dry-run']);
-      return runOverdue(sub.flags.has('--dry-run'));
+      expectArgs(sub, 'overdue', 0, ['--dry-run', '--tenant']);
+      return runOverdue(sub);
     case 'doctor':
       return runDoctorCommand(sub);
     default:
@@ -114,15 +104,17 @@ async function run(args: Args): Promise<void> {
 }
 
 async function runGroups(args: Args): Promise<void> {
-  const [action, ...rest] = args.positionals;
-  const sub = { positionals: rest, flags: args.flags };
+  const [action, file] = args.positionals;
+  const sub = shift(args);
   switch (action) {
     case 'import':
-      expectArgs(sub, 'groups import', 1, ['--prune']);
-      return importFile(rest[0]!, { prune: sub.flags.has('--prune') });
+      expectArgs(sub, 'groups import', 1, ['--prune', '--tenant']);
+      return importFile('groups import', file!, sub, { prune: sub.flags.has('--prune') });
     case 'list':
-      expectArgs(sub, 'groups list', 0, ['--json']);
-      return withDatabase((pool) => printGroups(pool, sub.flags.has('--json')));
+      expectArgs(sub, 'groups list', 0, ['--json', '--tenant']);
+      return withDatabase(async (pool) =>
+        printGroups(pool, await requireTenant(pool, sub, 'groups list'), sub.flags.has('--json')),
+      );
     case undefined:
       throw usageError('groups: say import or list');
     default:
@@ -131,10 +123,9 @@ async function runGroups(args: Args): Promise<void> {
 }
 
 async function runDoctorCommand(args: Args): Promise<void> {
-  const testEmail = args.flags.has('--test-email');
-  expectArgs(args, 'doctor', testEmail ? 1 : 0, ['--test-email', '--json']);
+  expectArgs(args, 'doctor', 0, ['--test-email', '--json']);
   const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL || readDevEnvUrl() };
-  const checks = await runDoctor(env, { testEmail: testEmail ? args.positionals[0] : undefined });
+  const checks = await runDoctor(env, { testEmail: args.values.get('--test-email') });
   const failed = doctorExitCode(checks) !== 0;
   if (args.flags.has('--json')) console.log(JSON.stringify({ ok: !failed, checks }, null, 2));
   else console.log(formatChecks(checks));
@@ -142,7 +133,10 @@ async function runDoctorCommand(args: Args): Promise<void> {
 }
 
 /** Executes the overdue workflow on the worker's task queue (TEMPORAL_ADDRESS, HERALD_TASK_QUEUE) and prints its items. */
-async function runOverdue(dryRun: boolean): Promise<void> {
+async function runOverdue(args: Args): Promise<void> {
+  const dryRun = args.flags.has('--dry-run');
+  const tenant = args.values.get('--tenant');
+  if (tenant !== undefined) await withDatabase((pool) => checkTenant(pool, tenant));
   const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
   const connection = await Connection.connect({ address }).catch((error: unknown) => {
     throw new CliError(`cannot connect to Temporal at ${address}: ${describeError(error)}`, 1);
@@ -151,8 +145,8 @@ async function runOverdue(dryRun: boolean): Promise<void> {
     const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
     const result = await client.workflow.execute<typeof overdueWorkflow>('overdueWorkflow', {
       taskQueue: process.env.HERALD_TASK_QUEUE || DEFAULT_TASK_QUEUE,
-      workflowId: `overdue-${dryRun ? 'dry-run-' : ''}${new Date().toISOString()}`,
-      args: [{ dryRun }],
+      workflowId: `overdue-${dryRun ? 'dry-run-' : ''}${tenant ? `${tenant}-` : ''}${new Date().toISOString()}`,
+      args: [{ dryRun, ...(tenant === undefined ? {} : { tenantId: tenant }) }],
     });
     console.log(formatOverdue(result));
   } finally {
@@ -181,11 +175,17 @@ async function runMigrate(pool: Pool): Promise<void> {
 }
 
 /** `groups import` and `seed`: validate everything, then write everything or nothing. */
-async function importFile(file: string, options: { prune: boolean }): Promise<void> {
+async function importFile(
+  command: string,
+  file: string,
+  args: Args,
+  options: { prune: boolean },
+): Promise<void> {
+  if (!args.values.has('--tenant')) throw usageError(`${command}: say which tenant with --tenant <id>`);
   const parsed = parseGroupsFile(await readInput(file), path.basename(file));
   if (!parsed.ok) throw invalidFile(file, parsed.problems);
-  const counts = await withDatabase((pool) =>
-    importGroups(pool, DEFAULT_TENANT, parsed.value, options),
+  const counts = await withDatabase(async (pool) =>
+    importGroups(pool, await requireTenant(pool, args, command), parsed.value, options),
   ).catch((error: unknown) => {
     throw error instanceof InvalidGroupsFileError ? invalidFile(file, error.problems) : error;
   });
@@ -219,10 +219,11 @@ function formatCounts(c: ImportCounts): string {
   );
 }
 
-async function printGroups(pool: Pool, json: boolean): Promise<void> {
-  const groups = await listGroups(pool, DEFAULT_TENANT);
+async function printGroups(pool: Pool, tenantId: string, json: boolean): Promise<void> {
+  const groups = await listGroups(pool, tenantId);
   if (json) console.log(JSON.stringify(groups, null, 2));
-  else if (groups.length === 0) console.log('no groups yet; add some with: herald groups import <file>');
+  else if (groups.length === 0)
+    console.log(`no groups yet; add some with: herald groups import <file> --tenant ${tenantId}`);
   else console.log(formatGroupTable(groups));
 }
 
@@ -238,61 +239,6 @@ function formatGroupTable(groups: Group[]): string {
       ([key, name, members]) => `${key.padEnd(keyWidth)}  ${name.padEnd(nameWidth)}  ${members.padStart(7)}`,
     )
     .join('\n');
-}
-
-/** Opens a small pool, proves it can connect (so that failure gets its own message), and always closes it. */
-async function withDatabase<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
-  const url = databaseUrl();
-  const pool = createPool(url, 2);
-  try {
-    await pool.query('SELECT 1').catch((error: unknown) => {
-      throw new CliError(`cannot connect to the database at ${describeUrl(url)}: ${describeError(error)}`, 1);
-    });
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
-
-function databaseUrl(): string {
-  const url = process.env.DATABASE_URL || readDevEnvUrl();
-  if (!url)
-    throw new CliError(
-      'DATABASE_URL is not set (start the dev stack with npm run dev, or export DATABASE_URL)',
-      2,
-    );
-  return url;
-}
-
-/** The URL the dev command wrote; lines look like `DATABASE_URL=postgres://…`, optionally quoted. */
-function readDevEnvUrl(): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(DEV_ENV_FILE, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const value = /^\s*(?:export\s+)?DATABASE_URL=(.*)$/m.exec(text)?.[1]?.trim();
-  return value?.replace(/^(['"])(.*)\1$/, '$2') || undefined;
-}
-
-/** Host, port and database only: the password must not reach a terminal or a CI log. */
-function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
-  } catch {
-    return 'DATABASE_URL';
-  }
-}
-
-/** One line: the message, its cause's, or (for a failed dual-stack connect) every attempt's. */
-function describeError(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0)
-    return error.errors.map(describeError).join('; ');
-  if (!(error instanceof Error)) return String(error);
-  const message = error.message.split('\n')[0] || error.name;
-  return error.cause === undefined ? message : `${message}: ${describeError(error.cause)}`;
 }
 
 function report(error: unknown): number {

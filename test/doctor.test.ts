@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import webpush from 'web-push';
+import { createPool } from '../db/pool';
 import { dropDatabase, ensureDatabase, withDatabase } from '../scripts/lib/databases';
 import { ensureSearchAttributes } from '../worker/create-worker';
 import { startMailSink, type MailSink } from '../scripts/lib/mail-sink';
@@ -12,7 +13,7 @@ import { readTestEnv, ROOT } from './support/env';
 
 // The CLI runs as a child process (asynchronously: the mail sink answers from this process) against the
 // database and Temporal the global setup started. Other test files share them, so groups without
-// members and missing schedules may show up as warnings.
+// members, tenants without keys and missing schedules may show up as warnings there.
 
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const testEnv = readTestEnv();
@@ -39,7 +40,8 @@ function baseEnv(): NodeJS.ProcessEnv {
     DATABASE_URL: testEnv.databaseUrl,
     TEMPORAL_ADDRESS: testEnv.temporalAddress,
     TEMPORAL_NAMESPACE: testEnv.namespace,
-    SMTP_URL: `smtp://doctor:right@127.0.0.1:${sink.smtpPort}`,
+    // The sink speaks plain text on loopback; smtp:// otherwise insists on STARTTLS.
+    SMTP_URL: `smtp://doctor:right@127.0.0.1:${sink.smtpPort}?tls=off`,
     MAIL_FROM: 'Herald Doctor <doctor@herald.local>',
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
@@ -112,7 +114,7 @@ test('the human-readable output has one ✓/⚠/✗ line per check, and no ✗ w
 }, 90_000);
 
 test('a wrong SMTP password: the email line is ✗ with the server answer, exit 1', async () => {
-  const env = { ...baseEnv(), SMTP_URL: `smtp://doctor:wrong@127.0.0.1:${sink.smtpPort}` };
+  const env = { ...baseEnv(), SMTP_URL: `smtp://doctor:wrong@127.0.0.1:${sink.smtpPort}?tls=off` };
   const result = await herald(['doctor', '--json'], env);
   const report = parse(result);
   expect(result.status).toBe(1);
@@ -174,7 +176,13 @@ test('a healthy dev stack of its own (fresh database with the demo data, schedul
       TEMPORAL_NAMESPACE: namespace,
       HERALD_TASK_QUEUE: `doctor-${namespace}`,
     };
-    for (const command of [['migrate'], ['seed'], ['schedules', 'sync']]) {
+    const steps = [
+      ['migrate'],
+      ['tenants', 'create', 'demo'],
+      ['seed', '--tenant', 'demo'],
+      ['schedules', 'sync'],
+    ];
+    for (const command of steps) {
       const step = await herald(command, env);
       expect({ command, status: step.status, stderr: step.stderr }).toMatchObject({ status: 0 });
     }
@@ -183,8 +191,65 @@ test('a healthy dev stack of its own (fresh database with the demo data, schedul
     expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
     expect(result.status).toBe(0);
     expect(find(report.checks, 'schedules').detail).toContain('herald-digest');
+    // The migration removed the unused 'default' tenant, so only demo is there, with its key.
+    expect(find(report.checks, 'tenants').detail).toBe('1 tenant(s), each with a live API key');
+    expect(find(report.checks, 'api keys').detail).toBe('none unused for 90 days');
   } finally {
     await connection.close();
     await dropDatabase(admin, database);
   }
 }, 120_000);
+
+test('a tenant without a live key and a key unused for 90 days are ⚠, and do not fail the run', async () => {
+  // Its own database, so the shared one's tenants cannot crowd the lists.
+  const database = `herald_doctor_keys_${process.pid}`;
+  const admin = withDatabase(testEnv.databaseUrl, 'postgres');
+  await ensureDatabase(admin, database);
+  const env = { ...baseEnv(), DATABASE_URL: withDatabase(testEnv.databaseUrl, database) };
+  const db = createPool(env.DATABASE_URL, 1);
+  try {
+    expect((await herald(['migrate'], env)).status).toBe(0);
+    const json = async (args: string[]) => JSON.parse((await herald([...args, '--json'], env)).stdout);
+    // `gone`'s only key is revoked; `busy` keeps its first key and gains two old ones.
+    const gone = await json(['tenants', 'create', 'gone']);
+    expect((await herald(['keys', 'revoke', gone.keyId], env)).status).toBe(0);
+    await json(['tenants', 'create', 'busy']);
+    const stale = await json(['keys', 'create', '--tenant', 'busy', '--scopes', 'read']);
+    const recent = await json(['keys', 'create', '--tenant', 'busy', '--scopes', 'read']);
+    const neverUsed = await json(['keys', 'create', '--operator']);
+    await db.query(
+      `UPDATE api_keys SET created_at = now() - interval '200 days', last_used_at = now() - interval '91 days' WHERE id = $1`,
+      [stale.id],
+    );
+    await db.query(
+      `UPDATE api_keys SET created_at = now() - interval '200 days', last_used_at = now() - interval '89 days' WHERE id = $1`,
+      [recent.id],
+    );
+    await db.query(`UPDATE api_keys SET created_at = now() - interval '120 days' WHERE id = $1`, [
+      neverUsed.id,
+    ]);
+
+    const result = await herald(['doctor', '--json'], env);
+    const report = parse(result);
+    const tenants = find(report.checks, 'tenants');
+    expect(tenants).toMatchObject({ status: 'warn', detail: '1 without a live API key: gone' });
+    expect(tenants.fix).toContain('herald keys create --tenant');
+    const keys = find(report.checks, 'api keys');
+    expect(keys.status).toBe('warn');
+    expect(keys.detail).toMatch(/^2 unused for 90 days: /);
+    expect(keys.detail).toContain(`${stale.id} (tenant busy, last used `);
+    expect(keys.detail).toContain(`${neverUsed.id} (operator, never used, created `);
+    expect(keys.detail).not.toContain(recent.id);
+    expect(keys.fix).toContain('herald keys revoke');
+    // Warnings only: nothing here is broken.
+    expect(find(report.checks, 'database').status).toBe('ok');
+    expect(result.status).toBe(0);
+
+    const text = await herald(['doctor'], env);
+    expect(text.stdout).toMatch(/^⚠ tenants {2}1 without a live API key: gone — fix: /m);
+    expect(text.stdout).toMatch(/^⚠ api keys {2}2 unused for 90 days: /m);
+  } finally {
+    await db.end();
+    await dropDatabase(admin, database);
+  }
+}, 180_000);
