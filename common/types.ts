@@ -6,6 +6,11 @@
  * - channel: a way to reach a recipient: email, web push, SMS, WhatsApp, in-app inbox, webhook.
  * - delivery: one row of the delivery log, one per notification × recipient × channel.
  * - attempt: one try at sending a delivery; a delivery counts its attempts.
+ * - tenant: one customer of Herald; everything above belongs to exactly one, and no call sees another's.
+ * - API key: a backend's credential (`hk_…`), of one tenant, stored only as a hash, with scopes.
+ * - scope: what a key may do: send, read, manage, admin, critical; `operator` (no tenant) for schedules and tenants.
+ * - end-user token: a signed, expiring credential (`heu_…`) for one recipient's own routes (inbox, preferences, push).
+ * - principal: who makes a request: a key or an end-user token (api/auth/principal.ts).
  */
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;

@@ -137,8 +137,12 @@ describe('the in-app inbox', () => {
     return externalId;
   }
 
-  const openStream = (externalId: string, headers?: Record<string, string>) =>
-    SseClient.open(`${stack.baseUrl}/v1/recipients/${externalId}/inbox/stream`, headers);
+  // With a key the stream takes the Authorization header (`?token=` is for end-user tokens only).
+  const openStream = (externalId: string, headers: Record<string, string> = {}) =>
+    SseClient.open(`${stack.baseUrl}/v1/recipients/${externalId}/inbox/stream`, {
+      authorization: `Bearer ${stack.apiKey}`,
+      ...headers,
+    });
 
   /** Sends ticket.assigned in-app only and waits for its workflow; returns the notification's view. */
   async function notify(externalId: string, ticketId: string, channels = ['inapp']) {
@@ -209,7 +213,13 @@ describe('the in-app inbox', () => {
     const second = await deliver(externalId, '202');
     expect(await unreadCount(externalId)).toBe(2);
 
-    const read = await stack.api('POST', `/v1/inbox/${first}/read`);
+    // A message is reached only through its own recipient.
+    const other = await createRecipient();
+    expectError(await stack.api('POST', `/v1/recipients/${other}/inbox/${first}/read`), 404, 'not_found');
+    expectError(await stack.api('DELETE', `/v1/recipients/${other}/inbox/${first}`), 404, 'not_found');
+    expect(await unreadCount(externalId)).toBe(2);
+
+    const read = await stack.api('POST', `/v1/recipients/${externalId}/inbox/${first}/read`);
     expect(read.status).toBe(200);
     expect(read.body).toEqual(expect.objectContaining({ id: first, readAt: expect.any(String) }));
     expect(await unreadCount(externalId)).toBe(1);
@@ -218,10 +228,14 @@ describe('the in-app inbox', () => {
     expect(unreadOnly.unreadCount).toBe(1);
 
     // Reading again keeps the first read time; unread brings it back.
-    expect((await stack.api('POST', `/v1/inbox/${first}/read`)).body.readAt).toBe(read.body.readAt);
-    expect((await stack.api('POST', `/v1/inbox/${first}/unread`)).body.readAt).toBeNull();
+    expect((await stack.api('POST', `/v1/recipients/${externalId}/inbox/${first}/read`)).body.readAt).toBe(
+      read.body.readAt,
+    );
+    expect(
+      (await stack.api('POST', `/v1/recipients/${externalId}/inbox/${first}/unread`)).body.readAt,
+    ).toBeNull();
     expect(await unreadCount(externalId)).toBe(2);
-    expect((await stack.api('POST', `/v1/inbox/${first}/read`)).status).toBe(200);
+    expect((await stack.api('POST', `/v1/recipients/${externalId}/inbox/${first}/read`)).status).toBe(200);
 
     const readAll = await stack.api('POST', `/v1/recipients/${externalId}/inbox/read-all`);
     expect(readAll.status).toBe(200);
@@ -232,9 +246,9 @@ describe('the in-app inbox', () => {
     });
 
     // Archived: out of the default list, in the archived one; an unread archived message is not counted.
-    expect((await stack.api('POST', `/v1/inbox/${second}/unread`)).status).toBe(200);
+    expect((await stack.api('POST', `/v1/recipients/${externalId}/inbox/${second}/unread`)).status).toBe(200);
     expect(await unreadCount(externalId)).toBe(1);
-    const archived = await stack.api('POST', `/v1/inbox/${second}/archive`);
+    const archived = await stack.api('POST', `/v1/recipients/${externalId}/inbox/${second}/archive`);
     expect(archived.status).toBe(200);
     expect(archived.body.archivedAt).toEqual(expect.any(String));
     expect((await inbox(externalId)).items.map((m: { id: string }) => m.id)).toEqual([first]);
@@ -242,13 +256,17 @@ describe('the in-app inbox', () => {
       second,
     ]);
     expect(await unreadCount(externalId)).toBe(0);
-    const unarchived = await stack.api('POST', `/v1/inbox/${second}/unarchive`);
+    const unarchived = await stack.api('POST', `/v1/recipients/${externalId}/inbox/${second}/unarchive`);
     expect(unarchived.body.archivedAt).toBeNull();
     expect((await inbox(externalId)).items.map((m: { id: string }) => m.id)).toEqual([second, first]);
 
-    expect((await stack.api('DELETE', `/v1/inbox/${first}`)).status).toBe(204);
-    expectError(await stack.api('DELETE', `/v1/inbox/${first}`), 404, 'not_found');
-    expectError(await stack.api('POST', `/v1/inbox/${first}/read`), 404, 'not_found');
+    expect((await stack.api('DELETE', `/v1/recipients/${externalId}/inbox/${first}`)).status).toBe(204);
+    expectError(await stack.api('DELETE', `/v1/recipients/${externalId}/inbox/${first}`), 404, 'not_found');
+    expectError(
+      await stack.api('POST', `/v1/recipients/${externalId}/inbox/${first}/read`),
+      404,
+      'not_found',
+    );
     expect((await inbox(externalId)).items.map((m: { id: string }) => m.id)).toEqual([second]);
   });
 
@@ -305,7 +323,7 @@ describe('the in-app inbox', () => {
     // A notification that went by email only: its in-app message is written here, twice.
     const view = await notify(externalId, '401', ['email']);
     const message = {
-      tenantId: 'default',
+      tenantId: stack.tenantId,
       externalId,
       notificationId: view.id as string,
       event: 'ticket.assigned',
@@ -320,7 +338,7 @@ describe('the in-app inbox', () => {
 
     // Through the channel too: a repeated send reports the same message and adds none.
     const channel = createInappChannel(stack.db);
-    const target = inappTarget(externalId, view.id);
+    const target = inappTarget(stack.tenantId, externalId, view.id);
     const content = { title: 'Again', body: 'Again', url: null };
     expect(await channel.send(target, content)).toEqual({ providerMessageId: firstTry.id });
     const listed = await inbox(externalId);
@@ -355,7 +373,7 @@ describe('the in-app inbox', () => {
     );
     expect(killed.rowCount).toBeGreaterThanOrEqual(1);
     // Written while the stream may not be listening: it arrives by the catch-up or the new LISTEN.
-    const sent = await createInappChannel(stack.db).send(inappTarget(externalId, view.id), {
+    const sent = await createInappChannel(stack.db).send(inappTarget(stack.tenantId, externalId, view.id), {
       title: 'While reconnecting',
       body: 'Missed?',
       url: null,
@@ -386,17 +404,26 @@ describe('the in-app inbox', () => {
       expectError(await stack.api('GET', `/v1/recipients/${nobody}/${path}`), 404, 'not_found');
     }
     expectError(await stack.api('POST', `/v1/recipients/${nobody}/inbox/read-all`), 404, 'not_found');
+    const externalId = await createRecipient();
     const unknown = randomUUID();
     for (const action of ['read', 'unread', 'archive', 'unarchive']) {
-      expectError(await stack.api('POST', `/v1/inbox/${unknown}/${action}`), 404, 'not_found');
+      expectError(
+        await stack.api('POST', `/v1/recipients/${externalId}/inbox/${unknown}/${action}`),
+        404,
+        'not_found',
+      );
     }
-    expectError(await stack.api('DELETE', `/v1/inbox/${unknown}`), 404, 'not_found');
-    expectError(await stack.api('POST', '/v1/inbox/not-a-uuid/read'), 400, 'validation_failed');
+    expectError(await stack.api('DELETE', `/v1/recipients/${externalId}/inbox/${unknown}`), 404, 'not_found');
+    expectError(
+      await stack.api('POST', `/v1/recipients/${nobody}/inbox/not-a-uuid/read`),
+      400,
+      'validation_failed',
+    );
   });
 
   it('refuses in-app sends without a recipient and retries only database connection errors', async () => {
     const channel = createInappChannel(stack.db);
-    const rawTarget = { ...inappTarget('x', randomUUID()), externalId: null };
+    const rawTarget = { ...inappTarget(stack.tenantId, 'x', randomUUID()), externalId: null };
     const error = await channel
       .send(rawTarget, { title: 't', body: 'b', url: null })
       .catch((e: unknown) => e);
@@ -419,11 +446,11 @@ describe('the in-app inbox', () => {
   });
 });
 
-function inappTarget(externalId: string, notificationId: string): DeliveryTarget {
+function inappTarget(tenantId: string, externalId: string, notificationId: string): DeliveryTarget {
   return {
     deliveryId: '1',
     notificationId,
-    tenantId: 'default',
+    tenantId,
     event: 'ticket.assigned',
     priority: 'normal',
     channel: 'inapp',

@@ -81,7 +81,7 @@ describe('a notification from an HTTP call to real inboxes', () => {
     expect(aliceMail.text).toContain('Alice');
 
     // Findable in Temporal by its search attributes.
-    const query = `${SEARCH_ATTRIBUTES.event.name} = 'ticket.assigned' AND ${SEARCH_ATTRIBUTES.tenant.name} = 'default' AND ${SEARCH_ATTRIBUTES.priority.name} = 'normal' AND WorkflowId = '${created.body.workflowId}'`;
+    const query = `${SEARCH_ATTRIBUTES.event.name} = 'ticket.assigned' AND ${SEARCH_ATTRIBUTES.tenant.name} = '${stack.tenantId}' AND ${SEARCH_ATTRIBUTES.priority.name} = 'normal' AND WorkflowId = '${created.body.workflowId}'`;
     const found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
       for await (const wf of stack.client.workflow.list({ query })) found.push(wf.workflowId);

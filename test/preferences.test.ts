@@ -529,7 +529,7 @@ describe('preferences over the API', () => {
     const client = await stack.db.connect();
     try {
       const query = jest.spyOn(client, 'query');
-      const loaded = await loadPreferencesFor(client, 'default', [alice, bob, carol, unknown, alice]);
+      const loaded = await loadPreferencesFor(client, stack.tenantId, [alice, bob, carol, unknown, alice]);
       expect(query).toHaveBeenCalledTimes(1);
       expect(loaded).toEqual(
         new Map([
@@ -542,7 +542,7 @@ describe('preferences over the API', () => {
       // Another tenant sees none of it.
       const elsewhere = await loadPreferencesFor(client, uniq('tenant'), [alice]);
       expect(elsewhere.get(alice)).toEqual({ own: null, groups: [] });
-      expect((await loadPreferencesFor(client, 'default', [])).size).toBe(0);
+      expect((await loadPreferencesFor(client, stack.tenantId, [])).size).toBe(0);
     } finally {
       client.release();
     }

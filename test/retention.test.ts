@@ -21,8 +21,8 @@ async function insertInbox(externalId: string, createdAt: string, readAt: string
   const id = randomUUID();
   await stack.db.query(
     `INSERT INTO inbox_messages (id, tenant_id, external_id, event, title, body, created_at, read_at)
-     VALUES ($1, 'default', $2, 'retention.test', 't', 'b', $3, $4)`,
-    [id, externalId, createdAt, readAt],
+     VALUES ($1, $5, $2, 'retention.test', 't', 'b', $3, $4)`,
+    [id, externalId, createdAt, readAt, stack.tenantId],
   );
   return id;
 }
@@ -35,24 +35,25 @@ async function insertDelivery(
   const { rows } = await stack.db.query<{ id: string }>(
     `INSERT INTO deliveries (notification_id, tenant_id, event, recipient_key, external_id, channel, address,
                              status, created_at, updated_at)
-     VALUES ($1, 'default', 'retention.test', $2, $3, 'email', 'x@example.com', 'sent', $4, $4)
+     VALUES ($1, $5, 'retention.test', $2, $3, 'email', 'x@example.com', 'sent', $4, $4)
      RETURNING id`,
     // One delivery per notification, recipient key and channel: a fresh key per row.
-    [notificationId, `${externalId}-${randomUUID().slice(0, 8)}`, externalId, createdAt],
+    [notificationId, `${externalId}-${randomUUID().slice(0, 8)}`, externalId, createdAt, stack.tenantId],
   );
   return rows[0]!.id;
 }
 
 test('retention deletes only read inbox messages and deliveries older than the limits, in batches', async () => {
   const externalId = uniq('retention');
-  await stack.db.query(`INSERT INTO recipients (tenant_id, external_id, name) VALUES ('default', $1, 'R')`, [
+  await stack.db.query(`INSERT INTO recipients (tenant_id, external_id, name) VALUES ($2, $1, 'R')`, [
     externalId,
+    stack.tenantId,
   ]);
   const notificationId = randomUUID();
   await stack.db.query(
     `INSERT INTO notifications (id, tenant_id, event, priority, request_hash, request, workflow_id, created_at)
-     VALUES ($1, 'default', 'retention.test', 'normal', 'h', '{}', $2, $3)`,
-    [notificationId, `notification-${notificationId}`, OLD],
+     VALUES ($1, $4, 'retention.test', 'normal', 'h', '{}', $2, $3)`,
+    [notificationId, `notification-${notificationId}`, OLD, stack.tenantId],
   );
 
   const inbox = {

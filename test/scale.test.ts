@@ -105,18 +105,19 @@ describe('fan-out at scale', () => {
     const groupName = `Scale ${prefix}`;
     await stack.db.query(
       `INSERT INTO recipients (tenant_id, external_id, name, email)
-       SELECT 'default', $1 || '-' || i, 'Scale ' || i, $1 || '-' || i || '@example.com'
+       SELECT $3, $1 || '-' || i, 'Scale ' || i, $1 || '-' || i || '@example.com'
          FROM generate_series(1, $2) i`,
-      [prefix, RECIPIENTS],
+      [prefix, RECIPIENTS, stack.tenantId],
     );
-    await stack.db.query(`INSERT INTO groups (tenant_id, key, name) VALUES ('default', $1, $2)`, [
+    await stack.db.query(`INSERT INTO groups (tenant_id, key, name) VALUES ($3, $1, $2)`, [
       prefix,
       groupName,
+      stack.tenantId,
     ]);
     await stack.db.query(
       `INSERT INTO group_members (tenant_id, group_key, external_id)
-       SELECT 'default', $1, $1 || '-' || i FROM generate_series(1, $2) i`,
-      [prefix, RECIPIENTS],
+       SELECT $3, $1, $1 || '-' || i FROM generate_series(1, $2) i`,
+      [prefix, RECIPIENTS, stack.tenantId],
     );
 
     const start = performance.now();

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { loadSchedulesFile, parseSchedulesFile, type DeclaredSchedule } from '../common/schedules';
 import { getSchedule, listScheduleIds, syncSchedules } from '../scripts/schedules';
+import { createKey } from './support/auth';
+import { expectError } from './support/expect-error';
 import { ROOT } from './support/env';
 import { startStack, uniq, type Stack } from './support/stack';
 
@@ -152,7 +154,11 @@ describe('sync', () => {
 
 describe('through the API and the CLI', () => {
   let id: string;
+  /** The schedule routes are the operator's: a key of no tenant with scope `operator`. */
+  let operator: (method: string, path: string) => ReturnType<Stack['api']>;
   beforeAll(async () => {
+    const { key } = await createKey(stack.db, null, ['operator']);
+    operator = (method, path) => stack.api(method, path, undefined, { authorization: `Bearer ${key}` });
     id = `${prefix}control`;
     await syncSchedules(
       stack.client,
@@ -172,15 +178,15 @@ describe('through the API and the CLI', () => {
 
   test('GET lists it; trigger starts a run; pause and unpause flip its state; unknown ids are 404', async () => {
     await waitFor(async () => {
-      const { body } = await stack.api('GET', '/v1/schedules');
+      const { body } = await operator('GET', '/v1/schedules');
       return (body.items as { id: string }[]).some((s) => s.id === id);
     }, 'GET /v1/schedules to list the schedule');
-    const { body: list } = await stack.api('GET', '/v1/schedules');
+    const { body: list } = await operator('GET', '/v1/schedules');
     const listed = list.items.find((s: { id: string }) => s.id === id);
     expect(listed).toMatchObject({ workflowType: 'overdueWorkflow', spec: 'cron 0 9 1 1 *', paused: false });
     expect(listed.nextActionTimes.length).toBeGreaterThan(0);
 
-    const triggered = await stack.api('POST', `/v1/schedules/${id}/trigger`);
+    const triggered = await operator('POST', `/v1/schedules/${id}/trigger`);
     expect(triggered.status).toBe(200);
     await waitFor(
       async () => ((await getSchedule(stack.client, id))?.recentActions.length ?? 0) > 0,
@@ -190,18 +196,25 @@ describe('through the API and the CLI', () => {
     expect(run.workflowId.startsWith(id)).toBe(true);
     await stack.client.workflow.getHandle(run.workflowId).result();
 
-    const paused = await stack.api('POST', `/v1/schedules/${id}/pause`);
+    const paused = await operator('POST', `/v1/schedules/${id}/pause`);
     expect(paused.status).toBe(200);
     expect(paused.body.paused).toBe(true);
     expect((await stack.client.schedule.getHandle(id).describe()).state.paused).toBe(true);
-    const unpaused = await stack.api('POST', `/v1/schedules/${id}/unpause`);
+    const unpaused = await operator('POST', `/v1/schedules/${id}/unpause`);
     expect(unpaused.body.paused).toBe(false);
     expect((await stack.client.schedule.getHandle(id).describe()).state.paused).toBe(false);
 
     for (const command of ['trigger', 'pause', 'unpause']) {
-      const missing = await stack.api('POST', `/v1/schedules/${prefix}missing/${command}`);
+      const missing = await operator('POST', `/v1/schedules/${prefix}missing/${command}`);
       expect(missing.status).toBe(404);
     }
+    expectError(await operator('POST', '/v1/schedules/other-schedule/pause'), 400, 'validation_failed');
+  });
+
+  test("a tenant's key, even one with every tenant scope, may not see or control schedules", async () => {
+    expectError(await stack.api('GET', '/v1/schedules'), 403, 'forbidden');
+    expectError(await stack.api('POST', `/v1/schedules/${id}/pause`), 403, 'forbidden');
+    expect((await stack.client.schedule.getHandle(id).describe()).state.paused).toBe(false);
   });
 
   test('the CLI lists, triggers, pauses and unpauses', async () => {

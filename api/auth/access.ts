@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Scope } from '../../common/api-keys';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound } from '../errors';
+import { errorResponse } from '../schemas';
 import type { Principal } from './principal';
 
 /** The OpenAPI security scheme every `/v1` route declares. */
@@ -13,7 +14,8 @@ export interface Access {
   scope: Scope;
   /**
    * The route's `{externalId}` is a person, and that person's end-user token may use it too
-   * (their inbox, live stream, preferences and push subscriptions).
+   * (their inbox, live stream, preferences and push subscriptions); on a route with no
+   * `{externalId}` (the VAPID public key), every end-user token of the tenant.
    */
   endUser?: boolean;
 }
@@ -36,7 +38,8 @@ export function requireAccess(access: Access): MiddlewareHandler<AppEnv> {
       if (!access.endUser) throw forbidden('an end-user token cannot use this route', 'Authorization');
       // Another person's routes look exactly like ones that do not exist.
       const externalId = c.req.param('externalId');
-      if (externalId !== principal.recipientId) throw notFound(`recipient ${externalId ?? ''}`);
+      if (externalId !== undefined && externalId !== principal.recipientId)
+        throw notFound(`recipient ${externalId}`);
     } else if (!principal.scopes.includes(access.scope)) {
       throw missingScope(access.scope);
     }
@@ -64,6 +67,12 @@ export function securedRoute<const R extends RouteConfig>(access: Access, config
     ...config,
     description: config.description ? `${config.description}\n\n${note}` : note,
     security: [{ [BEARER_SCHEME]: [] }],
+    responses: {
+      401: errorResponse('No key, or a malformed, unknown or revoked one'),
+      403: errorResponse(`The key lacks the scope \`${access.scope}\``),
+      429: errorResponse('Rate limit or daily quota reached (Retry-After says when to retry)'),
+      ...config.responses,
+    },
     'x-herald-scope': access.scope,
     ...(access.endUser ? { 'x-herald-end-user': true } : {}),
     middleware: requireAccess(access),

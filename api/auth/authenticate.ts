@@ -13,7 +13,10 @@ import { enforceRateLimit } from './rate-limit';
  */
 const SELF_AUTHENTICATED = [/^\/v1\/notifications\/[^/]+\/ack-link$/, /^\/v1\/providers\/twilio\/status$/];
 
-/** EventSource cannot set headers, so the live inbox also takes its token as `?token=`. */
+/**
+ * EventSource cannot set headers, so the live inbox also takes its token as `?token=`: an end-user
+ * token only, since URLs end up in access logs and an API key there would outlive the visit.
+ */
 const TOKEN_IN_QUERY = /^\/v1\/recipients\/[^/]+\/inbox\/stream$/;
 
 export const unauthorized = (message: string) =>
@@ -45,7 +48,14 @@ function bearer(header: string | undefined, path: string, queryToken: string | u
     if (!match) throw unauthorized('the Authorization header must be "Bearer <API key>"');
     return match[1]!;
   }
-  if (queryToken && TOKEN_IN_QUERY.test(path)) return queryToken;
+  if (queryToken && TOKEN_IN_QUERY.test(path)) {
+    if (!looksLikeEndUserToken(queryToken)) {
+      throw unauthorized(
+        '?token= takes an end-user token (heu_…); send an API key as "Authorization: Bearer <key>"',
+      );
+    }
+    return queryToken;
+  }
   throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"');
 }
 

@@ -55,6 +55,8 @@ const verifyTwilioSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
 const statusRoute = createRoute({
   method: 'post',
   path: '/v1/providers/twilio/status',
+  // Public: Twilio proves itself with X-Twilio-Signature, not an API key.
+  security: [],
   tags: ['providers'],
   summary: 'Twilio message status callback',
   description:
