@@ -4,7 +4,7 @@ import { createKey, createTestTenant, TEST_SECRET_KEY } from './support/auth';
 import { EventStream } from './support/event-stream';
 import { expectError } from './support/expect-error';
 import { newDevice, vapid } from './support/push-service';
-import { startStack, uniq, type ApiResponse, type Stack } from './support/stack';
+import { rawRequest, startStack, uniq, type ApiResponse, type Stack } from './support/stack';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the OpenAPI document as fetched
 type OpenApiDocument = any;
@@ -21,31 +21,12 @@ describe('end-user tokens', () => {
   let bobMessage: string;
   let aliceOfBMessage: string;
 
-  /** A request with exactly this Authorization ('' = none); event streams are cut off after the headers. */
-  async function call(
-    method: string,
-    path: string,
-    authorization: string,
-    body?: unknown,
-  ): Promise<ApiResponse> {
-    const controller = new AbortController();
-    const headers: Record<string, string> = authorization ? { authorization } : {};
-    const withBody = body !== undefined || method === 'POST' || method === 'PUT';
-    if (withBody) headers['content-type'] = 'application/json';
-    const response = await fetch(`${stack.baseUrl}${path}`, {
-      method,
-      headers,
-      body: withBody ? JSON.stringify(body ?? {}) : undefined,
-      signal: controller.signal,
+  /** A request with exactly this Authorization ('' = none); POST and PUT always carry a JSON body. */
+  const call = (method: string, path: string, authorization: string, body?: unknown): Promise<ApiResponse> =>
+    rawRequest(stack.baseUrl, method, path, {
+      headers: authorization ? { authorization } : {},
+      body: body ?? (method === 'POST' || method === 'PUT' ? {} : undefined),
     });
-    let parsed: unknown = null;
-    if (response.headers.get('content-type')?.startsWith('text/event-stream')) controller.abort();
-    else {
-      const text = await response.text();
-      parsed = text ? JSON.parse(text) : null;
-    }
-    return { status: response.status, body: parsed, headers: response.headers };
-  }
   const asUser = (method: string, path: string, body?: unknown, as = token) =>
     call(method, path, `Bearer ${as}`, body);
   const streamUrl = (externalId: string) => `${stack.baseUrl}/v1/recipients/${externalId}/inbox/stream`;

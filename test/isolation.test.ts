@@ -5,7 +5,7 @@ import { SEARCH_ATTRIBUTES } from '../common/temporal';
 import { createTestTenant, TEST_SECRET_KEY } from './support/auth';
 import { EventStream } from './support/event-stream';
 import { newDevice } from './support/push-service';
-import { startStack, uniq, type ApiResponse, type Stack } from './support/stack';
+import { rawRequest, startStack, uniq, type ApiResponse, type Stack } from './support/stack';
 
 /** Everything one tenant owns in this test, by id. */
 interface Tenant {
@@ -42,36 +42,18 @@ describe('tenant isolation: tenant A and tenant B on one API', () => {
   /** Strings of B's data that must never appear in anything A is shown. */
   let bMarkers: string[];
 
-  /**
-   * A request as `key`: JSON body when given; an event stream is cut off after its headers (an
-   * isolation failure must fail the test, not hang it).
-   */
-  async function send(
+  /** A request as `key`, JSON body when given. */
+  const send = (
     key: string,
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ) {
-    const controller = new AbortController();
-    const response = await fetch(`${stack.baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
+  ) =>
+    rawRequest(stack.baseUrl, method, path, {
+      headers: { authorization: `Bearer ${key}`, ...headers },
+      body,
     });
-    let parsed: unknown = null;
-    if (response.headers.get('content-type')?.startsWith('text/event-stream')) controller.abort();
-    else {
-      const text = await response.text();
-      parsed = text ? JSON.parse(text) : null;
-    }
-    return { status: response.status, body: parsed, headers: response.headers } as ApiResponse;
-  }
   const asA = (method: string, path: string, body?: unknown) => send(a.key, method, path, body);
   const asB = (method: string, path: string, body?: unknown) => send(b.key, method, path, body);
 

@@ -187,6 +187,36 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
+/**
+ * A request with exactly these headers (a JSON body when given); an event stream is cut off after
+ * its headers, so a route that wrongly opens a stream fails the test instead of hanging it.
+ */
+export async function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: unknown } = {},
+): Promise<ApiResponse> {
+  const controller = new AbortController();
+  const headers = {
+    ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...options.headers,
+  };
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    signal: controller.signal,
+  });
+  let parsed: unknown = null;
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) controller.abort();
+  else {
+    const text = await response.text();
+    parsed = text ? JSON.parse(text) : null;
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
 /** Adds `Authorization: Bearer <key>` unless the caller set its own (empty: none). */
 export function withAuth(apiKey: string, headers: Record<string, string>): Record<string, string> {
   const own = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');
