@@ -25,12 +25,13 @@ import type {
 } from '../common/types';
 import { resolveGroupRefs } from '../db/queries/groups';
 import {
-  claimOpenDeliveries,
+  claimDelivery,
   countDeliveriesByStatus,
   failOpenDeliveries,
   insertDeliveries,
   markDeliverySent,
   markDeliveryUnsent,
+  openDeliveriesInRange,
   openDeliveryRanges,
   quietHoursCandidates,
   setNotBefore,
@@ -219,10 +220,11 @@ export function createNotificationActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Sends one batch of deliveries over the channel's pooled transport. Rows already `sent` (by an
-   * earlier attempt of this activity, or before a worker crash) are never claimed again. Each success
-   * is written to the log the moment the provider accepts it, which keeps the window in which a crash
-   * can cause a second copy to one in-flight send per connection.
+   * Sends one batch of deliveries over the channel's pooled transport. Each row is claimed right
+   * before its send, and only while still open: rows already `sent` (by an earlier attempt, or before
+   * a worker crash) or ended by cancel are never sent again. Each success is written to the log the
+   * moment the provider accepts it, which keeps the window in which a crash can cause a second copy
+   * to one in-flight send per connection.
    */
   async function sendBatch(input: SendBatchInput): Promise<SendBatchResult> {
     const channel = channels[input.range.channel];
@@ -236,7 +238,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
     const ctx = Context.current();
     const workflowId = ctx.info.workflowExecution?.workflowId;
     const channelName = input.range.channel;
-    const rows = await claimOpenDeliveries(db, input.notificationId, input.range.channel, input.range);
+    const rows = await openDeliveriesInRange(db, input.notificationId, input.range.channel, input.range);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
     /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
@@ -255,6 +257,8 @@ export function createNotificationActivities(deps: ActivityDeps) {
     await forEachConcurrently(rows, channel.concurrency, async (row) => {
       // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
       if (ctx.cancellationSignal.aborted) return;
+      // The heartbeat that brings a cancel can be throttled for many seconds; the log cannot be.
+      if (!(await claimDelivery(db, row.id))) return;
       let content: unknown;
       try {
         content = channel.render(templates, input.event, {
@@ -318,6 +322,8 @@ export function createNotificationActivities(deps: ActivityDeps) {
       });
     });
 
+    // Cancelled meanwhile: say so, so a workflow waiting for this batch to stop sees it stop.
+    if (ctx.cancellationSignal.aborted) await ctx.cancelled;
     if (result.retrying > 0) {
       // Temporal retries the whole activity with backoff; the retry claims only the rows still open.
       metrics.batchRetries.inc({ channel: channelName });
@@ -365,6 +371,14 @@ export function createNotificationActivities(deps: ActivityDeps) {
     return failed;
   }
 
+  /**
+   * The first step of a cancel: rows no send has claimed yet end as skipped, so running batches
+   * stop at their next claim; the sends already on the wire finish and are logged.
+   */
+  async function skipUnclaimedDeliveries(input: { notificationId: string }): Promise<number> {
+    return skipOpenDeliveries(db, input.notificationId, 'cancelled', ['pending', 'retrying']);
+  }
+
   /** A cancelled notification: nothing still open will be sent. */
   async function finishCancelled(input: {
     notificationId: string;
@@ -390,6 +404,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
     failUnsentDeliveries,
     finishNotification,
     finishCancelled,
+    skipUnclaimedDeliveries,
     wakeFailover,
   };
 }

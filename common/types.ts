@@ -19,7 +19,10 @@ export type Priority = (typeof PRIORITIES)[number];
 export const CHANNELS = ['email', 'push', 'sms', 'whatsapp', 'inapp', 'webhook'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
-/** `delivered`: the provider confirmed receipt after `sent` (e.g. a Twilio status callback). */
+/**
+ * Every status the delivery log can hold (its CHECK constraint). `delivered`: the provider confirmed
+ * receipt after `sent` (e.g. a Twilio status callback); `digested`: held for the recipient's digest.
+ */
 export const DELIVERY_STATUSES = [
   'pending',
   'sending',
@@ -28,6 +31,7 @@ export const DELIVERY_STATUSES = [
   'delivered',
   'failed',
   'skipped',
+  'digested',
 ] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
@@ -144,7 +148,7 @@ export interface AckResult {
   stoppedLevels: number;
 }
 
-/** Answer of the `cancel` update: what was still pending. */
+/** Answer of the `cancel` update: what was still pending, and what had gone out when it took effect. */
 export interface CancelResult {
   cancelled: boolean;
   reason: string | null;
@@ -155,6 +159,8 @@ export interface CancelResult {
     /** Deliveries that were waiting for the end of quiet hours. */
     quietHoursDeliveries: number;
   };
+  /** Deliveries the log records as sent once running batches had stopped (0 when not cancelled). */
+  sentBeforeCancel: number;
 }
 
 /** A batch of delivery-log rows, by id range, that one send activity handles. */

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
@@ -44,5 +47,22 @@ describe('workflow replay', () => {
     console.log(`replayed ${replayed} workflow histories, ${failures.length} failed`);
     expect(failures).toEqual([]);
     expect(replayed).toBeGreaterThanOrEqual(audiences.length);
+  });
+
+  /** Histories recorded from released code (test/histories/README.md): runs in flight at an upgrade. */
+  const HISTORIES = path.join(__dirname, 'histories');
+  const recorded = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+
+  it('has recorded histories to replay', () => {
+    expect(recorded.length).toBeGreaterThan(0);
+  });
+
+  it.each(recorded)('replays the recorded history %s against today’s code', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')));
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: stack.env.workflowBundlePath }, replayName: 'herald' },
+      history,
+      file.replace(/\.json$/, ''),
+    );
   });
 });

@@ -1,5 +1,7 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
+  allHandlersFinished,
   CancellationScope,
   condition,
   isCancellation,
@@ -16,6 +18,7 @@ import { ERROR_TYPES } from '../common/errors';
 import { ackUpdate, cancelUpdate, notificationStateQuery, SEARCH_ATTRIBUTES } from '../common/temporal';
 import type {
   Acknowledgement,
+  CancelResult,
   ChannelRetryPolicy,
   EscalationLevel,
   IdRange,
@@ -47,7 +50,8 @@ const sendOptions = (retry: ChannelRetryPolicy, heartbeatTimeoutMs: number): Act
  * One notification: resolve the audience into delivery rows, send them in batches through a sliding
  * window of activities, then, with an escalation policy, wait for an acknowledgement and escalate
  * level by level. Per-recipient state lives in the delivery log; the workflow keeps only counts, so
- * its history stays small however large the audience. `cancel` stops everything still pending.
+ * its history stays small however large the audience. `cancel` stops everything still pending, waits
+ * for running batches to stop, and answers with what was sent before it took effect.
  */
 export async function notificationWorkflow(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
   const { notificationId, tenantId, request, tuning } = input;
@@ -68,6 +72,13 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   let cancelled = false;
   let finished = false;
   let inFlight = 0;
+  /** Runs that started before cancel waited for batches replay the old way (answer at once). */
+  const cancelWaitsForBatches = () => patched('cancel-waits-for-batches');
+  let cancelWaits = false;
+  /** Until the sends and escalations are over: a cancel after that has nothing left to stop. */
+  let delivering = true;
+  /** Set once a waiting cancel has taken effect: what the log says went out. */
+  let sentBeforeCancel: number | null = null;
   const startedAt = workflowInfo().startTime.getTime();
   const dueAt = (level: EscalationLevel) => new Date(startedAt + level.afterSeconds * 1000).toISOString();
   if (levels[0]) progress.escalation = { level: 0, levels: levels.length, nextAt: dueAt(levels[0]) };
@@ -90,10 +101,22 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       nextEscalationAt: acknowledged ? null : (progress.escalation?.nextAt ?? null),
       quietHoursDeliveries: progress.quietHours?.deliveries ?? 0,
     };
-    if (finished || cancelled) return { cancelled: false, reason: 'the notification has finished', pending };
+    if (finished || cancelled || (!delivering && cancelWaitsForBatches())) {
+      return { cancelled: false, reason: 'the notification has finished', pending, sentBeforeCancel: 0 };
+    }
     cancelled = true;
     work.cancel();
-    return { cancelled: true, reason: null, pending };
+    cancelWaits = cancelWaitsForBatches();
+    // Only a replay of a run cancelled the old way comes here; its recorded answer is what counts.
+    if (!cancelWaits)
+      return { cancelled: true, reason: null, pending, sentBeforeCancel: progress.counts.sent ?? 0 };
+    // The answer waits until the batches have stopped and the log is final.
+    return condition(() => sentBeforeCancel !== null).then((): CancelResult => ({
+      cancelled: true,
+      reason: null,
+      pending,
+      sentBeforeCancel: sentBeforeCancel!,
+    }));
   });
 
   const sender = proxyActivities<HeraldActivities>(
@@ -107,6 +130,10 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       await sender.sendBatch.executeWithOptions(
         {
           ...sendOptions(retry, tuning.heartbeatTimeoutMs),
+          // On cancel the batch's promise settles only once the activity has really stopped.
+          ...(cancelWaitsForBatches()
+            ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+            : {}),
           summary: `${range.channel} → ${range.label}${level}`,
         },
         [
@@ -160,6 +187,8 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       progress.phase = 'sending';
       await sendAll(group);
     });
+    // Handled here too: if cancel interrupts sendAll(now), a wait rejecting later must not go unhandled.
+    for (const wait of waits) wait.catch(() => undefined);
     await sendAll(now);
     if (later.size > 0) progress.phase = 'waiting_quiet_hours';
     await Promise.all(waits);
@@ -172,12 +201,13 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     for (const range of ranges) {
       await condition(() => inFlight < tuning.maxConcurrentBatches);
       inFlight++;
-      batches.push(
-        sendRange(range).finally(() => {
-          inFlight--;
-          progress.batchesDone++;
-        }),
-      );
+      const batch = sendRange(range).finally(() => {
+        inFlight--;
+        progress.batchesDone++;
+      });
+      // A cancel can end this loop before Promise.all below; the batch's rejection is not unhandled then.
+      batch.catch(() => undefined);
+      batches.push(batch);
     }
     await Promise.all(batches);
   };
@@ -253,19 +283,43 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
 
   // Everything cancel must stop lives in this scope: batches, retries, escalation timers.
   const work = new CancellationScope();
-  try {
-    await work.run(deliver);
-  } catch (error) {
+  const delivered = work.run(deliver).catch((error: unknown) => {
     if (!(cancelled && isCancellation(error))) throw error;
-  }
+  });
+  // A cancel is handled as soon as it arrives, while batches may still be sending.
+  await Promise.race([delivered, condition(() => cancelled)]);
+  delivering = false;
 
   if (cancelled) {
+    if (cancelWaits) {
+      await CancellationScope.nonCancellable(async () => {
+        // Running batches stop at their next claim; what is already on the wire finishes and is logged.
+        await bookkeeping.skipUnclaimedDeliveries.executeWithOptions(
+          { ...bookkeepingOptions, summary: 'cancelled: skip what no batch has claimed' },
+          [{ notificationId }],
+        );
+        // Bounded: a batch on a dead worker ends after one heartbeat timeout; one that never stops is
+        // left behind, and its claims keep it from sending what finishCancelled ends below.
+        const stopped = await condition(() => inFlight === 0, 2 * tuning.heartbeatTimeoutMs, {
+          summary: 'cancelled: wait for running batches to stop',
+        });
+        if (stopped) await delivered;
+        else delivered.catch(() => undefined);
+      });
+    } else {
+      await delivered;
+    }
     const result = await CancellationScope.nonCancellable(() =>
       bookkeeping.finishCancelled.executeWithOptions(
         { ...bookkeepingOptions, summary: 'cancelled: skip what is left' },
         [{ notificationId }],
       ),
     );
+    if (cancelWaits) {
+      sentBeforeCancel = result.counts.sent ?? 0;
+      // The cancel update answers before the run ends.
+      await condition(allHandlersFinished);
+    }
     return end('cancelled', result.counts);
   }
   progress.phase = 'finishing';

@@ -1,4 +1,5 @@
 import type { ChannelName, DeliveryStatus, IdRange } from '../../common/types';
+import { applyPendingProviderStatuses } from './provider-status';
 import type { Queryable } from './recipients';
 
 export interface Delivery {
@@ -261,28 +262,48 @@ export async function setNotBefore(db: Queryable, updates: { id: string; notBefo
   );
 }
 
-/** Claims the open rows of a range for a send attempt: they become `sending` and count one more attempt. */
-export async function claimOpenDeliveries(
+/** The rows of a range a send attempt still has to handle, by id (read only: each is claimed just before its send). */
+export async function openDeliveriesInRange(
   db: Queryable,
   notificationId: string,
   channel: string,
   range: { fromId: string; toId: string },
 ): Promise<Delivery[]> {
   const result = await db.query<DeliveryRow>(
-    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
+    `SELECT * FROM deliveries
       WHERE notification_id = $1 AND channel = $2 AND id BETWEEN $3 AND $4 AND status = ANY($5::text[])
-      RETURNING *`,
+      ORDER BY id`,
     [notificationId, channel, range.fromId, range.toId, OPEN_STATUSES],
   );
-  return result.rows.map(toDelivery).sort((a, b) => Number(a.id) - Number(b.id));
+  return result.rows.map(toDelivery);
 }
 
+/**
+ * Claims one delivery right before its send: it becomes `sending` and counts one more attempt, but
+ * only while it is still open, so a row that cancel has already ended as skipped is never sent.
+ * `sending` stays claimable: that is a row whose attempt died with its worker, and the retry resends it.
+ */
+export async function claimDelivery(db: Queryable, id: string): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
+      WHERE id = $1 AND status = ANY($2::text[]) RETURNING id`,
+    [id, OPEN_STATUSES],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/**
+ * A send the provider accepted. Unconditional: a message that went out was sent, even if cancel
+ * ended the row as skipped while it was on the wire, and the log must say what people received.
+ */
 export async function markDeliverySent(db: Queryable, id: string, providerMessageId: string): Promise<void> {
   await db.query(
     `UPDATE deliveries SET status = 'sent', provider_message_id = $2, error = NULL, sent_at = now(), updated_at = now()
       WHERE id = $1`,
     [id, providerMessageId],
   );
+  // A provider callback may have overtaken the send's answer (Twilio): apply what it said now.
+  await applyPendingProviderStatuses(db, providerMessageId);
 }
 
 export async function markDeliveryUnsent(
@@ -292,21 +313,26 @@ export async function markDeliveryUnsent(
   error: string,
 ): Promise<void> {
   await db.query(
-    `UPDATE deliveries SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status <> 'sent'`,
+    // Only the attempt's own claim: a row that cancel ended as skipped meanwhile stays skipped.
+    `UPDATE deliveries SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status = 'sending'`,
     [id, status, error],
   );
 }
 
-/** Ends every still-open delivery of a notification as skipped (it was cancelled); returns how many. */
+/**
+ * Ends the still-open deliveries of a notification as skipped (it was cancelled); returns how many.
+ * `statuses` narrows it, e.g. to the rows no send has claimed yet.
+ */
 export async function skipOpenDeliveries(
   db: Queryable,
   notificationId: string,
   reason: string,
+  statuses: DeliveryStatus[] = OPEN_STATUSES,
 ): Promise<number> {
   const result = await db.query(
     `UPDATE deliveries SET status = 'skipped', error = $2, updated_at = now()
       WHERE notification_id = $1 AND status = ANY($3::text[])`,
-    [notificationId, reason, OPEN_STATUSES],
+    [notificationId, reason, statuses],
   );
   return result.rowCount ?? 0;
 }
