@@ -1,12 +1,12 @@
 import { createDigestActivities } from './digest';
 import { createNotificationActivities, type ActivityDeps } from './notifications';
-import { createOverdueActivities } from './overdue';
+import { createOverdueActivities, type OverdueActivityDeps } from './overdue';
 import { createRetentionActivities } from './retention';
 
 export type { ActivityDeps } from './notifications';
 
 /** Every activity of the worker, bound to its dependencies (the composition root is worker/). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps & Pick<OverdueActivityDeps, 'tuning'>) {
   return {
     ...createNotificationActivities(deps),
     ...createDigestActivities(deps),

@@ -4,7 +4,8 @@ import type { Client } from '@temporalio/client';
 import { canonicalJson, sha256Hex } from '../common/canonical-json';
 import { startNotificationWorkflow } from '../common/start-notification';
 import { notificationWorkflowId } from '../common/temporal';
-import { CHANNELS, type DeliveryTuning, type NotificationRequest } from '../common/types';
+import { DEFAULT_DELIVERY_TUNING } from '../common/delivery-tuning';
+import type { DeliveryTuning, NotificationRequest } from '../common/types';
 import {
   getDeadline,
   listOverdueDeadlines,
@@ -16,26 +17,15 @@ import {
 import { insertNotificationOnce } from '../db/queries/notifications';
 import type { ActivityDeps } from './notifications';
 
-/** The API's delivery defaults; used when neither the workflow input nor the worker gives tuning. */
-const DEFAULT_TUNING: DeliveryTuning = {
-  quietHoursBypassHigh: false,
-  batchSize: 200,
-  maxConcurrentBatches: 4,
-  heartbeatTimeoutMs: 30_000,
-  retry: Object.fromEntries(
-    CHANNELS.map((channel) => [
-      channel,
-      { initialIntervalMs: 5_000, backoffCoefficient: 2, maximumIntervalMs: 600_000, maximumAttempts: 8 },
-    ]),
-  ) as DeliveryTuning['retry'],
-};
-
 export interface OverdueActivityDeps extends ActivityDeps {
   /** Starts notification workflows; defaults to the worker's own client (the activity context's). */
   temporalClient?: Client;
   /** Task queue of the notification workflows; defaults to the queue this activity runs on. */
   taskQueue?: string;
-  /** Delivery tuning of the notifications, unless the overdue workflow's input gives some. */
+  /**
+   * Delivery tuning of the notifications, unless the overdue workflow's input gives some: the worker's
+   * (its QUIET_HOURS_HIGH_BYPASS, BATCH_SIZE, RETRY_*…), every setting's default without it.
+   */
   tuning?: DeliveryTuning;
 }
 
@@ -146,7 +136,7 @@ export function createOverdueActivities(deps: OverdueActivityDeps) {
       await startNotificationWorkflow(deps.temporalClient ?? context.client, {
         record,
         taskQueue: deps.taskQueue ?? context.info.taskQueue,
-        tuning: input.tuning ?? deps.tuning ?? DEFAULT_TUNING,
+        tuning: input.tuning ?? deps.tuning ?? DEFAULT_DELIVERY_TUNING,
         origin: 'overdue',
       });
     }

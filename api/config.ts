@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { parseEnv } from '../common/config';
+import { deliveryTuningSettings } from '../common/delivery-tuning';
 import { isValidSecretKey } from '../common/secret-box';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 import { CHANNELS } from '../common/types';
-
-const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -37,17 +36,8 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(256 * 1024),
-  /** `true`: `high` notifications ignore quiet hours like `critical` ones. */
-  QUIET_HOURS_HIGH_BYPASS: z.enum(['true', 'false']).default('false'),
-  BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
-  MAX_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(100).default(4),
-  SEND_HEARTBEAT_TIMEOUT_MS: ms(30_000),
-  // Retries of temporary send failures, for every channel; <CHANNEL>_RETRY_* overrides one channel.
-  RETRY_INITIAL_INTERVAL_MS: ms(5_000),
-  RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
-  RETRY_MAX_INTERVAL_MS: ms(10 * 60_000),
-  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
-  ...perChannelRetrySettings(),
+  // QUIET_HOURS_HIGH_BYPASS, BATCH_SIZE, RETRY_*…: shared with the worker, which starts overdue notifications.
+  ...deliveryTuningSettings,
   // Abuse limits (README, "Limits"). 0 turns the rate limit off.
   /** Requests per minute per API key (or per end-user token's recipient), shared by every API process. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
@@ -80,22 +70,6 @@ function dailyQuotaSettings() {
       return [
         `DAILY_QUOTA_${channel.toUpperCase()}`,
         fallback === undefined ? base.optional() : base.default(fallback),
-      ];
-    }),
-  ) as Record<string, z.ZodOptional<z.ZodCoercedNumber>>;
-}
-
-/** `EMAIL_RETRY_INITIAL_INTERVAL_MS`, `SMS_RETRY_MAX_ATTEMPTS`…: optional per-channel overrides. */
-function perChannelRetrySettings() {
-  const optionalMs = z.coerce.number().int().min(1).optional();
-  return Object.fromEntries(
-    CHANNELS.flatMap((channel) => {
-      const prefix = `${channel.toUpperCase()}_RETRY_`;
-      return [
-        [`${prefix}INITIAL_INTERVAL_MS`, optionalMs],
-        [`${prefix}BACKOFF_COEFFICIENT`, z.coerce.number().min(1).optional()],
-        [`${prefix}MAX_INTERVAL_MS`, optionalMs],
-        [`${prefix}MAX_ATTEMPTS`, optionalMs],
       ];
     }),
   ) as Record<string, z.ZodOptional<z.ZodCoercedNumber>>;

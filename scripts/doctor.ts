@@ -6,6 +6,7 @@ import { Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import webpush from 'web-push';
 import { createSmtpTransport } from '../activities/channels/email';
+import { isValidSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import { pendingMigrations } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -363,11 +364,11 @@ function webhookCheck(env: NodeJS.ProcessEnv): Check {
       'webhooks off: HERALD_SECRET_KEY is not set',
       'set HERALD_SECRET_KEY=$(openssl rand -base64 32)',
     );
-  const key = Buffer.from(env.HERALD_SECRET_KEY, 'base64');
-  if (key.length !== 32)
+  // The same rule as the API and the worker: 32 bytes, as 64 hex digits or as base64.
+  if (!isValidSecretKey(env.HERALD_SECRET_KEY))
     return fail(
       'webhooks',
-      `HERALD_SECRET_KEY decodes to ${key.length} bytes, not 32`,
+      'HERALD_SECRET_KEY must be 32 bytes, written as 64 hex digits or as base64',
       'openssl rand -base64 32',
     );
   return ok('webhooks', 'secret key set');

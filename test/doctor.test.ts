@@ -103,6 +103,21 @@ test('a healthy stack: nothing broken, exit 0, the core checks all ✓', async (
   expect(find(report.checks, 'webhooks').status).toBe('ok');
 }, 90_000);
 
+test('HERALD_SECRET_KEY as 64 hex digits is accepted like base64; a short key still fails', async () => {
+  const hex = await herald(['doctor', '--json'], {
+    ...baseEnv(),
+    HERALD_SECRET_KEY: randomBytes(32).toString('hex'),
+  });
+  expect(find(parse(hex).checks, 'webhooks')).toMatchObject({ status: 'ok' });
+  expect(hex.status).toBe(0);
+  const short = await herald(['doctor', '--json'], {
+    ...baseEnv(),
+    HERALD_SECRET_KEY: randomBytes(16).toString('hex'),
+  });
+  expect(find(parse(short).checks, 'webhooks').status).toBe('fail');
+  expect(short.status).toBe(1);
+}, 90_000);
+
 test('the human-readable output has one ✓/⚠/✗ line per check, and no ✗ when healthy', async () => {
   const result = await herald(['doctor'], baseEnv());
   expect(result.status).toBe(0);

@@ -1,4 +1,11 @@
-import { deliveryTuning } from '../api/services/notifications';
+import { NativeConnection } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { deliveryTuning } from '../common/delivery-tuning';
+import { notificationWorkflowId } from '../common/temporal';
+import type { NotificationWorkflowInput } from '../common/types';
+import { TemplateRegistry } from '../templates/registry';
+import { loadWorkerConfig } from '../worker/config';
+import { buildChannels, createHeraldWorker } from '../worker/create-worker';
 import type { OverdueWorkflowInput, OverdueWorkflowResult } from '../workflows/overdue';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
@@ -148,5 +155,55 @@ describe('deadlines and the overdue workflow', () => {
     expect(reopened.body).toMatchObject({ status: 'open', doneAt: null });
     const dry = await runOverdue({ now: at(DAY_SECONDS + 2), dryRun: true });
     expect(dry.items.map((i) => i.key)).toEqual([key('c')]);
+  });
+
+  it("a run whose input gives no tuning starts notifications with the worker's settings", async () => {
+    // A worker of its own, configured the way worker/main.ts configures one from its environment.
+    const config = loadWorkerConfig({
+      DATABASE_URL: stack.env.databaseUrl,
+      BATCH_SIZE: '7',
+      RETRY_MAX_ATTEMPTS: '3',
+      SMS_RETRY_MAX_ATTEMPTS: '2',
+      QUIET_HOURS_HIGH_BYPASS: 'true',
+    });
+    const taskQueue = uniq('overdue-tuned');
+    const channels = buildChannels({ env: { SMTP_URL: `${stack.sink.url}?tls=off` }, db: stack.db });
+    const connection = await NativeConnection.connect({ address: stack.env.temporalAddress });
+    const worker = await createHeraldWorker({
+      connection,
+      namespace: stack.env.namespace,
+      taskQueue,
+      db: stack.db,
+      channels: channels.channels,
+      templates: await TemplateRegistry.load(),
+      brandName: 'Herald Test',
+      tuning: deliveryTuning(config),
+      workflowBundle: { codePath: stack.env.workflowBundlePath },
+    });
+    const running = worker.run();
+    try {
+      const tunedKey = uniq('overdue-tuned');
+      expect((await stack.api('PUT', `/v1/deadlines/${tunedKey}`, deadline('tuned'))).status).toBe(201);
+      const result: OverdueWorkflowResult = await stack.client.workflow.execute('overdueWorkflow', {
+        taskQueue,
+        workflowId: uniq('overdue-run'),
+        args: [{ keyPrefix: tunedKey, now: now0.toISOString() }],
+      });
+      const id = result.items[0]?.notificationId;
+      expect(id).toEqual(expect.any(String));
+      expect((await waitForNotification(stack, id!)).status).toBe('completed');
+
+      const history = await stack.client.workflow.getHandle(notificationWorkflowId(id!)).fetchHistory();
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const input = defaultPayloadConverter.fromPayload<NotificationWorkflowInput>(payload!);
+      expect(input.tuning).toMatchObject({ batchSize: 7, quietHoursBypassHigh: true });
+      expect(input.tuning.retry.email.maximumAttempts).toBe(3);
+      expect(input.tuning.retry.sms.maximumAttempts).toBe(2);
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await channels.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   classifyTwilioError,
   createTwilioChannel,
@@ -268,6 +268,45 @@ describe('SMS and WhatsApp through Twilio', () => {
       );
       expect(responses.map((r) => r.status)).toEqual(statuses.map(() => 204));
       expect(await deliveryOf(id)).toMatchObject({ status: 'delivered', providerStatus: 'delivered' });
+    });
+
+    it('keeps callbacks that arrive before the send stored the SID, and applies them when it is stored', async () => {
+      // Twilio may call back before its answer to the send reaches the worker: the SID is not stored yet.
+      const number = phone();
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      for (const status of ['sent', 'delivered', 'sent', 'delivered']) {
+        const params = statusParams(sid, status);
+        expect((await callback(params, sign(CALLBACK_URL, params))).status).toBe(204);
+      }
+      twilioApi.script(number, { status: 201, body: { sid, status: 'queued', to: number } });
+
+      const { id, delivery } = await notify({ phones: [number] }, ['sms']);
+      expect(delivery.providerMessageId).toBe(sid);
+      expect(await deliveryOf(id)).toMatchObject({ status: 'delivered', providerStatus: 'delivered' });
+      // Applied once and forgotten; a late `sent` still moves nothing back.
+      const left = await stack.db.query(
+        'SELECT 1 FROM pending_provider_statuses WHERE provider_message_id = $1',
+        [sid],
+      );
+      expect(left.rowCount).toBe(0);
+      const lateSent = statusParams(sid, 'sent');
+      expect((await callback(lateSent, sign(CALLBACK_URL, lateSent))).status).toBe(204);
+      expect(await deliveryOf(id)).toMatchObject({ status: 'delivered', providerStatus: 'delivered' });
+    });
+
+    it('an early failure callback ends the delivery failed with its error once the SID is stored', async () => {
+      const number = phone();
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      const undelivered = statusParams(sid, 'undelivered', { ErrorCode: '30003' });
+      expect((await callback(undelivered, sign(CALLBACK_URL, undelivered))).status).toBe(204);
+      twilioApi.script(number, { status: 201, body: { sid, status: 'queued', to: number } });
+
+      const { id } = await notify({ phones: [number] }, ['sms']);
+      expect(await deliveryOf(id)).toMatchObject({
+        status: 'failed',
+        providerStatus: 'undelivered',
+        error: 'undelivered (error 30003)',
+      });
     });
 
     it('answers a signed callback without MessageSid with 400', async () => {

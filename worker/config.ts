@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { smtpUrlProblem } from '../activities/channels/email';
 import { DEFAULT_ACK_LINK_TTL_SECONDS } from '../common/ack-link';
 import { parseEnv } from '../common/config';
+import { deliveryTuningSettings } from '../common/delivery-tuning';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 
 /** How long a signed acknowledgement link in a message works (a minute to a year). */
@@ -40,6 +41,8 @@ const schema = z.object({
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Lifetime of the signed acknowledgement links in messages (default 7 days). */
   ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds,
+  // The same delivery settings as the API's: the notifications the worker starts (overdue items) use them.
+  ...deliveryTuningSettings,
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

@@ -9,6 +9,7 @@ import { ackLinkKey, type AckLinkSettings } from '../common/ack-link';
 import { parseEnv } from '../common/config';
 import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
+import type { DeliveryTuning } from '../common/types';
 import { TemplateRegistry } from '../templates/registry';
 import { ackLinkTtlSeconds } from './config';
 
@@ -27,6 +28,8 @@ export interface HeraldWorkerOptions {
   /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
   workflowBundle?: { codePath: string };
   maxConcurrentActivityTaskExecutions?: number;
+  /** Tuning of the notifications the worker starts itself (overdue items): deliveryTuning(its config). */
+  tuning?: DeliveryTuning;
 }
 
 export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
@@ -36,6 +39,7 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     channels: opts.channels,
     brandName: opts.brandName,
     ackLinks: opts.ackLinks,
+    tuning: opts.tuning,
   });
   const workerOptions: WorkerOptions = {
     connection: opts.connection,

@@ -4,6 +4,7 @@ import { pendingMigrations } from '../db/migrate';
 import { syncSchedulesFromEnv } from '../scripts/schedules';
 import { TemplateRegistry } from '../templates/registry';
 import { resealWebhookEndpoints } from '../activities/channels/webhook/endpoint-url';
+import { deliveryTuning } from '../common/delivery-tuning';
 import { createLogger } from '../common/logger';
 import { defaultMetrics } from '../common/metrics';
 import { parseSecretKey } from '../common/secret-box';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     brandName: config.BRAND_NAME,
     ackLinks: ackLinksFromEnv(process.env),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
+    tuning: deliveryTuning(config),
     workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
   });
   const log = createLogger('worker');

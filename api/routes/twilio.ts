@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import twilio from 'twilio';
-import { applyProviderStatus } from '../../db/queries/provider-status';
+import { recordProviderStatus } from '../../db/queries/provider-status';
 import type { AppEnv } from '../deps';
 import { HttpError } from '../errors';
 import { errorResponse } from '../schemas';
@@ -60,7 +60,7 @@ const statusRoute = createRoute({
   tags: ['providers'],
   summary: 'Twilio message status callback',
   description:
-    'Twilio posts here (each SMS/WhatsApp message asks for it when `PUBLIC_BASE_URL` is set). The request must carry a valid `X-Twilio-Signature` computed over `PUBLIC_BASE_URL` + this path (+ query) and the POST parameters. `delivered`/`read` mark the delivery delivered, `failed`/`undelivered` mark it failed; statuses only move forward, so late and replayed callbacks change nothing.',
+    'Twilio posts here (each SMS/WhatsApp message asks for it when `PUBLIC_BASE_URL` is set). The request must carry a valid `X-Twilio-Signature` computed over `PUBLIC_BASE_URL` + this path (+ query) and the POST parameters. `delivered`/`read` mark the delivery delivered, `failed`/`undelivered` mark it failed; statuses only move forward, so late and replayed callbacks change nothing. A callback that arrives before the send has stored the message SID is kept and applied when it is.',
   middleware: [verifyTwilioSignature] as const,
   request: {
     headers: z.object({
@@ -73,7 +73,7 @@ const statusRoute = createRoute({
     },
   },
   responses: {
-    204: { description: 'Applied (or already known: nothing changed)' },
+    204: { description: 'Applied, kept until the message SID is stored, or already known (nothing changed)' },
     400: errorResponse('Missing MessageSid or MessageStatus'),
     403: errorResponse('Missing or invalid X-Twilio-Signature'),
     503: errorResponse('TWILIO_AUTH_TOKEN or PUBLIC_BASE_URL is not set'),
@@ -82,7 +82,8 @@ const statusRoute = createRoute({
 
 export const twilioRoutes = new OpenAPIHono<AppEnv>().openapi(statusRoute, async (c) => {
   const callback = c.req.valid('form');
-  await applyProviderStatus(c.var.deps.db, {
+  // A callback for a SID the worker has not stored yet is kept and applied when it is.
+  await recordProviderStatus(c.var.deps.db, {
     channel: ['sms', 'whatsapp'],
     providerMessageId: callback.MessageSid,
     status: callback.MessageStatus,

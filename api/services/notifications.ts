@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { deliveryTuning } from '../../common/delivery-tuning';
 import { startNotificationWorkflow } from '../../common/start-notification';
 import {
   ackUpdate,
@@ -8,12 +9,8 @@ import {
   notificationWorkflowId,
 } from '../../common/temporal';
 import {
-  CHANNELS,
   type AckResult,
   type CancelResult,
-  type ChannelName,
-  type ChannelRetryPolicy,
-  type DeliveryTuning,
   type NotificationPhase,
   type NotificationProgress,
   type NotificationRequest,
@@ -49,30 +46,6 @@ export interface CreatedNotification {
   links: { self: string; deliveries: string; temporalUi: string };
   /** True when this answer replays an earlier request with the same idempotency key. */
   replayed: boolean;
-}
-
-export function deliveryTuning(config: ApiConfig): DeliveryTuning {
-  return {
-    quietHoursBypassHigh: config.QUIET_HOURS_HIGH_BYPASS === 'true',
-    batchSize: config.BATCH_SIZE,
-    maxConcurrentBatches: config.MAX_CONCURRENT_BATCHES,
-    heartbeatTimeoutMs: config.SEND_HEARTBEAT_TIMEOUT_MS,
-    retry: Object.fromEntries(
-      CHANNELS.map((channel) => [channel, retryPolicy(config, channel)]),
-    ) as DeliveryTuning['retry'],
-  };
-}
-
-/** A channel's retry policy: its `<CHANNEL>_RETRY_*` settings where given, else the shared `RETRY_*` ones. */
-function retryPolicy(config: ApiConfig, channel: ChannelName): ChannelRetryPolicy {
-  const own = (name: string): number | undefined =>
-    (config as unknown as Record<string, number | undefined>)[`${channel.toUpperCase()}_RETRY_${name}`];
-  return {
-    initialIntervalMs: own('INITIAL_INTERVAL_MS') ?? config.RETRY_INITIAL_INTERVAL_MS,
-    backoffCoefficient: own('BACKOFF_COEFFICIENT') ?? config.RETRY_BACKOFF_COEFFICIENT,
-    maximumIntervalMs: own('MAX_INTERVAL_MS') ?? config.RETRY_MAX_INTERVAL_MS,
-    maximumAttempts: own('MAX_ATTEMPTS') ?? config.RETRY_MAX_ATTEMPTS,
-  };
 }
 
 const temporalUiLink = (config: ApiConfig, workflowId: string) =>

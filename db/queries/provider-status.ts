@@ -84,3 +84,91 @@ function failureText({ status, errorCode, errorMessage }: ProviderStatusUpdate):
   const detail = [errorCode ? `error ${errorCode}` : null, errorMessage].filter(Boolean).join(': ');
   return `${status} (${detail})`;
 }
+
+/** How long a status for a message id no delivery has yet is kept, waiting for its send to store the id. */
+export const PENDING_STATUS_TTL_HOURS = 24;
+
+/** What a callback did: moved a delivery, changed nothing, or waits for its message id to be stored. */
+export type ProviderStatusOutcome = 'applied' | 'unchanged' | 'pending';
+
+/**
+ * A provider's callback: applied like applyProviderStatus, or, when no delivery has this message id
+ * yet (the callback overtook the send's answer), kept until the send stores the id
+ * (applyPendingProviderStatuses). Unknown statuses change nothing; a replayed early callback is kept once.
+ */
+export async function recordProviderStatus(
+  db: Queryable,
+  update: ProviderStatusUpdate,
+): Promise<ProviderStatusOutcome> {
+  if (!isProviderStatus(update.status)) return 'unchanged';
+  if (await applyProviderStatus(db, update)) return 'applied';
+  const channels = typeof update.channel === 'string' ? [update.channel] : [...update.channel];
+  const known = await db.query(
+    'SELECT 1 FROM deliveries WHERE channel = ANY($1::text[]) AND provider_message_id = $2 LIMIT 1',
+    [channels, update.providerMessageId],
+  );
+  if ((known.rowCount ?? 0) > 0) return 'unchanged';
+  await db.query(
+    `INSERT INTO pending_provider_statuses (provider_message_id, status, channels, error_code, error_message)
+     VALUES ($1, $2, $3::text[], $4, $5)
+     ON CONFLICT (provider_message_id, status) DO NOTHING`,
+    [
+      update.providerMessageId,
+      update.status,
+      channels,
+      update.errorCode ?? null,
+      update.errorMessage ?? null,
+    ],
+  );
+  await db.query(
+    `DELETE FROM pending_provider_statuses WHERE received_at < now() - make_interval(hours => $1::int)`,
+    [PENDING_STATUS_TTL_HOURS],
+  );
+  // The send may have stored the id between the look above and the insert, and then found nothing
+  // pending: look again. Of this look and the send's, at least one sees both writes.
+  await applyPendingProviderStatuses(db, update.providerMessageId);
+  return 'pending';
+}
+
+/**
+ * Applies the callbacks kept for a message id once a delivery has it, lowest rank first, so the
+ * forward-only rule ends where the provider's last word would have; then forgets them. Safe to run
+ * twice at once (applying is idempotent). Called where the send stores the id. Returns how many moved the delivery.
+ */
+export async function applyPendingProviderStatuses(
+  db: Queryable,
+  providerMessageId: string,
+): Promise<number> {
+  const pending = await db.query<{
+    status: string;
+    channels: ChannelName[];
+    error_code: string | null;
+    error_message: string | null;
+  }>(
+    `SELECT p.status, p.channels, p.error_code, p.error_message
+       FROM pending_provider_statuses p
+      WHERE p.provider_message_id = $1
+        AND EXISTS (SELECT 1 FROM deliveries d
+                     WHERE d.channel = ANY(p.channels) AND d.provider_message_id = p.provider_message_id)`,
+    [providerMessageId],
+  );
+  if (pending.rows.length === 0) return 0;
+  const rank = (status: string) => (isProviderStatus(status) ? PROVIDER_STATUS_RANK[status] : 0);
+  const rows = [...pending.rows].sort((a, b) => rank(a.status) - rank(b.status));
+  let applied = 0;
+  for (const row of rows) {
+    const moved = await applyProviderStatus(db, {
+      channel: row.channels,
+      providerMessageId,
+      status: row.status,
+      errorCode: row.error_code,
+      errorMessage: row.error_message,
+    });
+    if (moved) applied++;
+  }
+  await db.query(
+    'DELETE FROM pending_provider_statuses WHERE provider_message_id = $1 AND status = ANY($2::text[])',
+    [providerMessageId, rows.map((r) => r.status)],
+  );
+  return applied;
+}
