@@ -38,9 +38,26 @@ export const identifier = (name: string, example: string) =>
     .refine(noCrlf, 'must not contain line breaks')
     .openapi({ param: { name, in: 'path' }, example });
 
-const email = z.email({ message: 'not a valid email address' }).max(320);
+/** A group's key in a path; the pattern is in the document, so generated keys are ones we take. */
+export const groupKeyParam = () =>
+  identifier('key', 'system-admins').regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, . _ -');
+
+/** A path parameter that is a UUID (notification and inbox message ids): so documented, so generated. */
+export const uuidParam = (name: string, message: string) =>
+  z.uuid({ message }).openapi({
+    param: { name, in: 'path' },
+    example: '0b8a5d2e-6f1c-4a3b-9c7d-2e4f6a8b0c1d',
+  });
+
+// The pattern is the one zod checks: `format: email` alone admits addresses it refuses (`a!b@c.de`).
+const email = z
+  .email({ message: 'not a valid email address' })
+  .max(320)
+  .openapi({ pattern: z.regexes.email.source });
 /** E.164: a plus, a country code and at most 15 digits in all. */
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +263771234567');
+
+const TO_LISTS = ['recipients', 'groups', 'emails', 'phones'] as const;
 
 export const NotificationRequestSchema = z
   .object({
@@ -71,6 +88,10 @@ export const NotificationRequestSchema = z
       .strict()
       .refine((to) => Object.values(to).some((list) => list && list.length > 0), {
         message: 'name at least one recipient, group, email or phone',
+      })
+      // What the refinement checks, said in the document: one of the lists has an entry.
+      .openapi({
+        anyOf: TO_LISTS.map((list) => ({ required: [list], properties: { [list]: { minItems: 1 } } })),
       }),
     data: z
       .record(z.string(), z.unknown())
@@ -177,6 +198,9 @@ export const CancelResultSchema = z
       escalationLevels: z.number().int(),
       nextEscalationAt: z.string().nullable(),
       quietHoursDeliveries: z.number().int(),
+    }),
+    sentBeforeCancel: z.number().int().openapi({
+      description: 'Deliveries sent before the cancel took effect (running batches had stopped).',
     }),
   })
   .openapi('CancelResult');

@@ -17,15 +17,13 @@ import {
   GroupInputSchema,
   GroupMemberSchema,
   GroupSchema,
+  groupKeyParam,
   identifier,
   jsonBody,
   jsonResponse,
 } from '../schemas';
 
-const groupKey = identifier('key', 'system-admins').refine(
-  (k) => /^[A-Za-z0-9._-]+$/.test(k),
-  'use letters, digits, . _ -',
-);
+const groupKey = groupKeyParam();
 const groupParams = z.object({ key: groupKey });
 const memberParams = z.object({ key: groupKey, externalId: identifier('externalId', 'tech-42') });
 const GroupWithMembers = GroupSchema.extend({ members: z.array(GroupMemberSchema) }).openapi(

@@ -21,7 +21,7 @@ import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { HttpError, notFound } from '../errors';
 import { inboxStreamFor } from '../inbox-stream';
-import { errorResponse, identifier, jsonResponse } from '../schemas';
+import { errorResponse, identifier, jsonResponse, uuidParam } from '../schemas';
 import { decodeCursor, encodeCursor, isTimeIdCursor } from '../services/notifications';
 
 /** A comment line every so often keeps proxies from closing an idle stream. */
@@ -49,7 +49,7 @@ const UnreadCountSchema = z.object({ unreadCount: z.number().int() }).openapi('I
 const recipientParams = z.object({ externalId: identifier('externalId', 'tech-42') });
 const messageParams = z.object({
   externalId: identifier('externalId', 'tech-42'),
-  messageId: identifier('messageId', '0b8a…').pipe(z.uuid({ message: 'not an inbox message id' })),
+  messageId: uuidParam('messageId', 'not an inbox message id'),
 });
 
 const flag = (description: string) =>

@@ -9,7 +9,7 @@ import {
   DeliveryQuerySchema,
   DeliverySchema,
   errorResponse,
-  identifier,
+  uuidParam,
   jsonBody,
   jsonResponse,
   ListQuerySchema,
@@ -77,7 +77,7 @@ const getNotificationRoute = securedRoute(
     tags: ['notifications'],
     summary: 'State of a notification, per recipient and channel',
     request: {
-      params: z.object({ id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })) }),
+      params: z.object({ id: uuidParam('id', 'not a notification id') }),
     },
     responses: {
       200: jsonResponse(NotificationViewSchema, 'The notification'),
@@ -88,7 +88,7 @@ const getNotificationRoute = securedRoute(
 );
 
 const notificationIdParams = z.object({
-  id: identifier('id', '0b8a…').pipe(z.uuid({ message: 'not a notification id' })),
+  id: uuidParam('id', 'not a notification id'),
 });
 
 const ackRoute = securedRoute(

@@ -16,7 +16,7 @@ import type { TemplateRegistry } from '../../templates/registry';
 import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { formatPath, notFound, validationFailed, type ErrorDetail } from '../errors';
-import { errorResponse, identifier, jsonBody, jsonResponse } from '../schemas';
+import { errorResponse, groupKeyParam, identifier, jsonBody, jsonResponse } from '../schemas';
 
 // `.meta`, not `.openapi`: these schemas are built in common/ by plain zod, perhaps before
 // @hono/zod-openapi has extended it; the OpenAPI generator reads both.
@@ -41,12 +41,7 @@ const GroupPreferences = GroupPreferencesSchema.meta({
 });
 
 const recipientParams = z.object({ externalId: identifier('externalId', 'tech-42') });
-const groupParams = z.object({
-  key: identifier('key', 'system-admins').refine(
-    (k) => /^[A-Za-z0-9._-]+$/.test(k),
-    'use letters, digits, . _ -',
-  ),
-});
+const groupParams = z.object({ key: groupKeyParam() });
 
 const unknownKeysResponse = errorResponse('An events key names no known event or category');
 
