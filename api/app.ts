@@ -98,7 +98,10 @@ export function createApp(deps: ApiDeps) {
   app.use('/v1/*', inputGuard);
 
   app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
+    if (error instanceof HttpError) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+      return c.json(error.toJSON(), error.status);
+    }
     // Hono's own (e.g. 415 from a route's media-type check) keep their status, in our error shape.
     if (error instanceof HTTPException) {
       const status = error.status as ContentfulStatusCode;

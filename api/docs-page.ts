@@ -2,7 +2,10 @@ interface OpenApiDoc {
   info: { title: string; version: string; description?: string };
   paths: Record<
     string,
-    Record<string, { summary?: string; tags?: string[]; 'x-herald-scope'?: string; 'x-herald-end-user'?: boolean }>
+    Record<
+      string,
+      { summary?: string; tags?: string[]; 'x-herald-scope'?: string; 'x-herald-end-user'?: boolean }
+    >
   >;
 }
 

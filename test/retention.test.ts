@@ -13,6 +13,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
+// Retention is given its own "now": a date in the past keeps every row made by other tests (newer) untouched.
 const NOW = '2001-01-01T00:00:00.000Z';
 const OLD = '2000-06-01T00:00:00.000Z';
 const RECENT = '2000-12-20T00:00:00.000Z';

@@ -35,10 +35,6 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   );
   c.set('principal', principal);
   await enforceRateLimit(c, principal);
-  if (principal.kind === 'api_key') {
-    // Bookkeeping only: a failed write must not fail the request.
-    void touchApiKey(c.var.deps.db, principal.keyId).catch(() => undefined);
-  }
   return next();
 };
 
@@ -74,5 +70,7 @@ async function identify(deps: AppEnv['Variables']['deps'], credential: string): 
   if (!looksLikeApiKey(credential)) throw unauthorized('malformed API key (keys look like hk_…)');
   const key = await findActiveApiKey(deps.db, hashApiKey(credential));
   if (!key) throw unauthorized('unknown or revoked API key');
+  // Bookkeeping only: a failed write must not fail the request.
+  if (key.useIsStale) void touchApiKey(deps.db, key.id).catch(() => undefined);
   return { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, scopes: key.scopes };
 }

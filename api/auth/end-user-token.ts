@@ -19,8 +19,17 @@ export interface EndUserClaims {
 const sign = (key: Buffer, payload: string) =>
   createHmac('sha256', key).update(`end-user:${payload}`).digest('base64url');
 
-export const endUserTokenKey = (secretKey: string): Buffer =>
-  deriveKey(decodeSecretKey(secretKey), 'end-user-token');
+const derivedKeys = new Map<string, Buffer>();
+
+/** The signing key, derived once per HERALD_SECRET_KEY (every request with a token needs it). */
+export function endUserTokenKey(secretKey: string): Buffer {
+  let key = derivedKeys.get(secretKey);
+  if (!key) {
+    key = deriveKey(decodeSecretKey(secretKey), 'end-user-token');
+    derivedKeys.set(secretKey, key);
+  }
+  return key;
+}
 
 export function mintEndUserToken(key: Buffer, claims: EndUserClaims): string {
   const payload = Buffer.from(

@@ -19,12 +19,17 @@ export async function enforceRateLimit(c: Context<AppEnv>, principal: Principal)
   c.header('RateLimit-Reset', String(resetSeconds));
   c.header('RateLimit-Policy', `${limit};w=60`);
   if (window.count > limit) {
-    c.header('Retry-After', String(resetSeconds));
-    throw new HttpError(429, 'rate_limited', `more than ${limit} requests a minute with this key`, [
-      {
-        path: 'Authorization',
-        message: `rate limit of ${limit} a minute reached; retry in ${resetSeconds} s`,
-      },
-    ]);
+    throw new HttpError(
+      429,
+      'rate_limited',
+      `more than ${limit} requests a minute with this key`,
+      [
+        {
+          path: 'Authorization',
+          message: `rate limit of ${limit} a minute reached; retry in ${resetSeconds} s`,
+        },
+      ],
+      { 'Retry-After': String(resetSeconds) },
+    );
   }
 }

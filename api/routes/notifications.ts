@@ -27,7 +27,6 @@ import {
   listDeliveryPage,
   listNotificationPage,
 } from '../services/notifications';
-import { QuotaExceededError } from '../services/send-limits';
 
 const IdempotencyHeaders = z.object({
   'idempotency-key': z
@@ -175,10 +174,7 @@ export const notificationRoutes = new OpenAPIHono<AppEnv>()
       c.var.tenantId,
       request,
       headerKey ?? idempotencyKey,
-    ).catch((error: unknown) => {
-      if (error instanceof QuotaExceededError) c.header('Retry-After', String(error.retryAfterSeconds));
-      throw error;
-    });
+    );
     if (created.replayed) c.header('Idempotent-Replayed', 'true');
     const { replayed: _replayed, ...response } = created;
     return c.json(response, 202);

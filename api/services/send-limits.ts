@@ -9,7 +9,7 @@ import {
   type ChannelReservation,
   type ReachablePeople,
 } from '../../db/queries/send-usage';
-import { getTenant } from '../../db/queries/tenants';
+import { getTenantDailyQuotas } from '../../db/queries/tenants';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { HttpError, type ErrorDetail } from '../errors';
@@ -141,7 +141,7 @@ export function dailyQuotas(config: ApiConfig, own: Record<string, unknown>): Se
 export class QuotaExceededError extends HttpError {
   constructor(
     refused: { channel: ChannelName; used: number; limit: number; sends: number }[],
-    readonly retryAfterSeconds: number,
+    retryAfterSeconds: number,
   ) {
     super(
       429,
@@ -156,6 +156,7 @@ export class QuotaExceededError extends HttpError {
         path: `quota.${r.channel}`,
         message: `${r.used} of ${r.limit} ${r.channel} sends used today (UTC); this notification may send ${r.sends}`,
       })),
+      { 'Retry-After': String(retryAfterSeconds) },
     );
   }
 }
@@ -171,8 +172,7 @@ export async function insertWithinDailyQuotas<T extends { inserted: boolean }>(
   estimate: SendEstimate,
   insert: (db: Queryable) => Promise<T>,
 ): Promise<T & { reservation: QuotaReservation | null }> {
-  const tenant = await getTenant(deps.db, tenantId);
-  const quotas = dailyQuotas(deps.config, tenant?.dailyQuotas ?? {});
+  const quotas = dailyQuotas(deps.config, await getTenantDailyQuotas(deps.db, tenantId));
   // In CHANNELS order, so concurrent reservations lock the counter rows in one order (no deadlock).
   const metered = CHANNELS.filter((c) => quotas[c] !== undefined && (estimate.byChannel[c] ?? 0) > 0);
   if (metered.length === 0) return { ...(await insert(deps.db)), reservation: null };

@@ -19,6 +19,8 @@ export interface ApiKeyPrincipal {
   id: string;
   tenantId: string | null;
   scopes: Scope[];
+  /** Its last use is over a minute old (or never): record this one (see {@link touchApiKey}). */
+  useIsStale: boolean;
 }
 
 interface Row {
@@ -71,15 +73,20 @@ export async function createApiKey(
  * on every API process from the next request on.
  */
 export async function findActiveApiKey(db: Queryable, keyHash: string): Promise<ApiKeyPrincipal | null> {
-  const result = await db.query<{ id: string; tenant_id: string | null; scopes: Scope[] }>(
-    'SELECT id, tenant_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+  const result = await db.query<{ id: string; tenant_id: string | null; scopes: Scope[]; stale: boolean }>(
+    `SELECT id, tenant_id, scopes,
+            (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+       FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
     [keyHash],
   );
   const row = result.rows[0];
-  return row ? { id: row.id, tenantId: row.tenant_id, scopes: row.scopes } : null;
+  return row ? { id: row.id, tenantId: row.tenant_id, scopes: row.scopes, useIsStale: row.stale } : null;
 }
 
-/** Records use at most once a minute per key, so busy keys do not write on every request. */
+/**
+ * Records a use. Called only when the lookup found the last one over a minute old, so a busy key
+ * costs one write a minute, not a query per request; the condition keeps racing processes to one.
+ */
 export async function touchApiKey(db: Queryable, id: string): Promise<void> {
   await db.query(
     `UPDATE api_keys SET last_used_at = now()

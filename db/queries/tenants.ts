@@ -74,6 +74,15 @@ export async function listTenants(db: Queryable): Promise<Tenant[]> {
   return (await db.query<TenantRow>(`${TENANT_SELECT} ORDER BY t.id`)).rows.map(toTenant);
 }
 
+/** Only the tenant's own daily quotas (no key count): read on every notification accepted. */
+export async function getTenantDailyQuotas(db: Queryable, id: string): Promise<Record<string, number>> {
+  const result = await db.query<{ daily_quotas: Record<string, number> | null }>(
+    'SELECT daily_quotas FROM tenants WHERE id = $1',
+    [id],
+  );
+  return result.rows[0]?.daily_quotas ?? {};
+}
+
 /** Replaces the tenant's own daily quotas (channel → sends per UTC day); false when there is no such tenant. */
 export async function setTenantDailyQuotas(
   db: Queryable,
