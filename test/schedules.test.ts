@@ -211,6 +211,44 @@ describe('through the API and the CLI', () => {
     expectError(await operator('POST', '/v1/schedules/other-schedule/pause'), 400, 'validation_failed');
   });
 
+  test('a trigger while a run is still going starts no second run (overlap SKIP)', async () => {
+    const busy = `${prefix}busy`;
+    // A task queue no worker polls: the first run stays open for as long as the test needs.
+    await syncSchedules(
+      stack.client,
+      `${stack.taskQueue}-idle`,
+      [
+        {
+          id: busy,
+          workflowType: 'overdueWorkflow',
+          args: [{ dryRun: true, keyPrefix: `${prefix}none-` }],
+          spec: { cron: '0 9 1 1 *' },
+          paused: false,
+        },
+      ],
+      { ownedPrefix: busy },
+    );
+    const handle = stack.client.schedule.getHandle(busy);
+    try {
+      expect((await operator('POST', `/v1/schedules/${busy}/trigger`)).status).toBe(200);
+      await waitFor(async () => (await handle.describe()).info.runningActions.length === 1, 'the first run');
+      expect((await operator('POST', `/v1/schedules/${busy}/trigger`)).status).toBe(200);
+      await waitFor(
+        async () => (await handle.describe()).info.numActionsSkippedOverlap >= 1,
+        'the second trigger to be skipped',
+      );
+      const { info } = await handle.describe();
+      expect(info.runningActions).toHaveLength(1);
+      expect(info.recentActions).toHaveLength(1);
+      expect(info.numActionsSkippedOverlap).toBe(1);
+    } finally {
+      for (const action of (await handle.describe()).info.runningActions) {
+        await stack.client.workflow.getHandle(action.workflow.workflowId).terminate('test over');
+      }
+      await handle.delete();
+    }
+  });
+
   test("a tenant's key, even one with every tenant scope, may not see or control schedules", async () => {
     expectError(await stack.api('GET', '/v1/schedules'), 403, 'forbidden');
     expectError(await stack.api('POST', `/v1/schedules/${id}/pause`), 403, 'forbidden');
