@@ -11,7 +11,18 @@
  * - scope: what a key may do: send, read, manage, admin, critical; `operator` (no tenant) for schedules and tenants.
  * - end-user token: a signed, expiring credential (`heu_…`) for one recipient's own routes (inbox, preferences, push).
  * - principal: who makes a request: a key or an end-user token (api/auth/principal.ts).
+ * - tenant settings: a tenant's own SMTP, Twilio and brand; secrets sealed, never returned; a version each, so workers notice a change.
+ * - brand: the name, colour, logo, footer and postal address the shared layout shows for a tenant.
+ * - override: a tenant's own variant of a built-in template (or a template of its own event), per locale.
+ * - locale: BCP 47 tag picking a template variant, with fallback fr-CA → fr → default.
+ * - routing: an event's default audience (groups, recipients), used when a notification names no `to`.
+ * - unsubscribe token: a signed, login-free link (RFC 8058) that opts a person out of a category on email.
+ * - suppression list: raw addresses of a tenant that unsubscribed; their email deliveries are suppressed.
+ * - dedupe: a second notification with the same event and key to the same person within a window is suppressed.
+ * - throttle: at most N notifications of an event per recipient in a period; the rest are suppressed.
  */
+
+import type { DedupeRule, ThrottleRule } from './dedupe-rules';
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -21,7 +32,9 @@ export type ChannelName = (typeof CHANNELS)[number];
 
 /**
  * Every status the delivery log can hold (its CHECK constraint). `delivered`: the provider confirmed
- * receipt after `sent` (e.g. a Twilio status callback); `digested`: held for the recipient's digest.
+ * receipt after `sent` (e.g. a Twilio status callback); `digested`: held for the recipient's digest;
+ * `suppressed`: a policy said no (unsubscribed, suppression list, duplicate, throttled), unlike `skipped`
+ * (cancelled, channel off, no address).
  */
 export const DELIVERY_STATUSES = [
   'pending',
@@ -32,6 +45,7 @@ export const DELIVERY_STATUSES = [
   'failed',
   'skipped',
   'digested',
+  'suppressed',
 ] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
@@ -70,6 +84,12 @@ export interface NotificationRequest {
   priority: Priority;
   channels?: ChannelName[];
   escalation?: EscalationPolicy;
+  /** BCP 47 locale for raw addresses (recipients use their own); the tenant's default otherwise. */
+  locale?: string;
+  /** Replaces the manifest's dedupe rule: same event and rendered key to the same person within the window → suppressed. */
+  dedupe?: DedupeRule;
+  /** Replaces the manifest's throttle rule: at most `max` per recipient × event in each `per`. */
+  throttle?: ThrottleRule;
 }
 
 /** Retry policy for one channel, in milliseconds; becomes a Temporal RetryPolicy in the workflow. */

@@ -5,6 +5,7 @@ import { Liquid, type Template } from 'liquidjs';
 import mjml2html from 'mjml';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { dedupeRuleSchema, throttleRuleSchema } from '../common/dedupe-rules';
 import { CHANNELS, PRIORITIES, type ChannelName } from '../common/types';
 import { linkUrlProblem } from '../common/url-safety';
 
@@ -32,6 +33,22 @@ const manifestSchema = z.object({
   defaultPriority: z.enum(PRIORITIES),
   variables: z.record(z.string(), variableSchema),
   sample: z.record(z.string(), z.unknown()),
+  /** `false` for mail people must get (password resets, security alerts): no List-Unsubscribe, no opt-out. */
+  unsubscribe: z.boolean().default(true),
+  /** The event's own dedupe and throttle rules; a request's rules replace them. */
+  dedupe: dedupeRuleSchema.optional(),
+  throttle: throttleRuleSchema.optional(),
+  /**
+   * An approved WhatsApp content template (Twilio ContentSid), for messages outside the 24-hour
+   * session; `variables` maps its placeholders ("1", "2"…) to Liquid over the data.
+   */
+  whatsapp: z
+    .object({
+      contentSid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Twilio ContentSid (HX + 32 hex digits)'),
+      variables: z.record(z.string().regex(/^\w+$/), z.string()).default({}),
+    })
+    .strict()
+    .optional(),
 });
 
 export type TemplateManifest = z.infer<typeof manifestSchema>;
