@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { withTransaction } from '../db/pool';
+import { announceInboxMessage, insertInboxMessage } from '../db/queries/inbox';
 import { localParts } from '../common/quiet-hours';
 import {
   claimDigestItems,
   digestRecipientsPage,
   markDigestItemsSent,
+  recordDigestSent,
   type DigestCursor,
   type DigestItem,
   type DigestRecipient,
@@ -30,24 +32,44 @@ export interface DigestSettings {
 /**
  * Whether a recipient's digest is due at `now`, in their own zone (UTC when they have none): hourly
  * always; daily when the local hour is `hour` (default 8); weekly when the local weekday (0 = Sunday)
- * is `weekday` (default 1) and the local hour is `hour`. Deterministic (usable in workflows too).
+ * is `weekday` (default 1) and the local hour is `hour`; and in every case only when no digest went
+ * out in the current period (`lastSentAt` before its start), since a schedule runs several times an
+ * hour. Deterministic (usable in workflows too).
  */
-export function isDigestDue(digest: unknown, timezone: string | null, now: number): boolean {
+export function isDigestDue(
+  digest: unknown,
+  timezone: string | null,
+  now: number,
+  lastSentAt: number | null = null,
+): boolean {
   if (!digest || typeof digest !== 'object') return false;
+  if (lastSentAt !== null && lastSentAt >= digestPeriodStart(timezone, now)) return false;
   const settings = digest as DigestSettings;
   const frequency = settings.frequency ?? 'daily';
   if (frequency === 'hourly') return true;
-  let local;
-  try {
-    local = localParts(now, timezone || 'UTC');
-  } catch {
-    local = localParts(now, 'UTC'); // an unknown zone: the digest still goes out, on UTC
-  }
+  const local = localPartsOrUtc(now, timezone);
   const hour = typeof settings.hour === 'number' ? settings.hour : DEFAULT_HOUR;
   if (local.hour !== hour) return false;
   if (frequency === 'daily') return true;
   const weekday = typeof settings.weekday === 'number' ? settings.weekday : DEFAULT_WEEKDAY;
   return new Date(Date.UTC(local.year, local.month - 1, local.day)).getUTCDay() === weekday;
+}
+
+/**
+ * The start of the local hour containing `now`: a digest period (an hourly digest's hour, or the
+ * due hour of a daily or weekly one). Local, because zones such as Asia/Kolkata are offset by 30 min.
+ */
+export function digestPeriodStart(timezone: string | null, now: number): number {
+  const local = localPartsOrUtc(now, timezone);
+  return now - ((local.minute * 60 + local.second) * 1000 + (((now % 1000) + 1000) % 1000));
+}
+
+function localPartsOrUtc(now: number, timezone: string | null) {
+  try {
+    return localParts(now, timezone || 'UTC');
+  } catch {
+    return localParts(now, 'UTC'); // an unknown zone: the digest still goes out, on UTC
+  }
 }
 
 export interface DigestGroup {
@@ -108,7 +130,7 @@ export interface SendDueDigestsInput {
 export interface SendDueDigestsResult {
   /** The cursor of the next page; null when this was the last. */
   next: DigestCursor | null;
-  sent: { tenantId: string; externalId: string; items: number }[];
+  sent: { tenantId: string; externalId: string; items: number; channel: 'email' | 'inapp' }[];
   /** Recipients whose digest could not go out; their items stay for the next run. */
   failed: { tenantId: string; externalId: string; reason: string }[];
 }
@@ -116,34 +138,70 @@ export interface SendDueDigestsResult {
 export function createDigestActivities(deps: ActivityDeps) {
   const { db, templates, channels, brandName } = deps;
 
-  /** Claims, sends and marks one due recipient's digest; the items stay unsent when anything fails. */
+  /**
+   * Claims, sends and marks one due recipient's digest; the items stay unsent when anything fails.
+   * By email when the recipient has an address, else into their in-app inbox (in the same
+   * transaction as the claim, so exactly once).
+   */
   async function sendOne(
     recipient: DigestRecipient,
     input: SendDueDigestsInput,
-  ): Promise<{ items: number } | { error: string } | null> {
+  ): Promise<{ items: number; channel: 'email' | 'inapp' } | { error: string } | null> {
     const email = recipient.email;
-    if (!email) return { error: 'no email address' };
+    const now = Date.parse(input.now);
     return withTransaction(db, async (client) => {
       const items = await claimDigestItems(client, { ...recipient, cutoff: input.cutoff });
       if (items.length === 0) return null;
+      // Another run of this period sent it first (the row lock orders them): nothing more this period.
+      const first = await recordDigestSent(client, {
+        tenantId: recipient.tenantId,
+        externalId: recipient.externalId,
+        periodStart: new Date(digestPeriodStart(recipient.timezone, now)).toISOString(),
+        sentAt: input.now,
+      });
+      if (!first) return null;
       const ids = items.map((i) => i.id);
       const id = digestId(recipient.tenantId, recipient.externalId, ids);
       const groups = groupDigestItems(items);
       const count = groups.reduce((n, g) => n + g.count, 0);
-      const render = (): RenderedEmail =>
-        channels.email.render(templates, DIGEST_EVENT, {
-          data: {
-            count,
-            eventsSummary: groups.map((g) => `${g.event} (${g.count})`).join(', '),
-            groups,
-          },
-          recipient: { name: recipient.name, email, externalId: recipient.externalId },
-          brand: { name: brandName },
-          notification: { id, event: DIGEST_EVENT, priority: 'normal' },
-        }) as RenderedEmail;
+      const context = {
+        data: {
+          count,
+          eventsSummary: groups.map((g) => `${g.event} (${g.count})`).join(', '),
+          groups,
+        },
+        recipient: { name: recipient.name, email, externalId: recipient.externalId },
+        brand: { name: brandName },
+        notification: { id, event: DIGEST_EVENT, priority: 'normal' },
+      };
+      if (!email) {
+        let card;
+        try {
+          card = templates.renderInapp(DIGEST_EVENT, context);
+        } catch (error) {
+          return { error: `render: ${error instanceof Error ? error.message : String(error)}` };
+        }
+        const message = await insertInboxMessage(client, {
+          id: randomUUID(),
+          tenantId: recipient.tenantId,
+          externalId: recipient.externalId,
+          notificationId: null,
+          event: DIGEST_EVENT,
+          title: card.title,
+          body: card.body,
+          url: card.url,
+        });
+        await announceInboxMessage(client, {
+          tenantId: recipient.tenantId,
+          externalId: recipient.externalId,
+          id: message.id,
+        });
+        await markDigestItemsSent(client, ids);
+        return { items: items.length, channel: 'inapp' };
+      }
       let content: RenderedEmail;
       try {
-        content = render();
+        content = channels.email.render(templates, DIGEST_EVENT, context) as RenderedEmail;
       } catch (error) {
         // One recipient's broken data must not hold up the run; the items wait for the next one.
         return { error: `render: ${error instanceof Error ? error.message : String(error)}` };
@@ -172,7 +230,7 @@ export function createDigestActivities(deps: ActivityDeps) {
         return { error: `${failure.kind}: ${failure.reason}` };
       }
       await markDigestItemsSent(client, ids);
-      return { items: items.length };
+      return { items: items.length, channel: 'email' };
     });
   }
 
@@ -192,12 +250,13 @@ export function createDigestActivities(deps: ActivityDeps) {
     const result: SendDueDigestsResult = { next: null, sent: [], failed: [] };
     for (const recipient of page) {
       heartbeat(recipient);
-      if (!isDigestDue(recipient.digest, recipient.timezone, now)) continue;
+      const lastSentAt = recipient.lastSentAt ? Date.parse(recipient.lastSentAt) : null;
+      if (!isDigestDue(recipient.digest, recipient.timezone, now, lastSentAt)) continue;
       const outcome = await sendOne(recipient, input);
       if (!outcome) continue;
       const key = { tenantId: recipient.tenantId, externalId: recipient.externalId };
       if ('error' in outcome) result.failed.push({ ...key, reason: outcome.error });
-      else result.sent.push({ ...key, items: outcome.items });
+      else result.sent.push({ ...key, items: outcome.items, channel: outcome.channel });
     }
     const last = page.at(-1);
     if (page.length === input.pageSize && last)

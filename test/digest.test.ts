@@ -44,6 +44,25 @@ describe('the digest due rule and grouping', () => {
     expect(isDigestDue({ frequency: 'weekly' }, 'UTC', Date.parse('2026-11-23T08:00:00Z'))).toBe(true);
   });
 
+  it('is not due again in a period that already had its digest (runs every 15 minutes)', () => {
+    const daily = { frequency: 'daily', hour: 8 };
+    const at = (iso: string) => Date.parse(iso);
+    // Sent at 08:00 Harare (06:00 UTC): 08:15 and 08:45 are the same period, the next day is not.
+    expect(isDigestDue(daily, 'Africa/Harare', at('2026-11-25T06:15:00Z'), at(HARARE_8AM))).toBe(false);
+    expect(isDigestDue(daily, 'Africa/Harare', at('2026-11-25T06:45:00Z'), at(HARARE_8AM))).toBe(false);
+    expect(isDigestDue(daily, 'Africa/Harare', at('2026-11-26T06:00:00Z'), at(HARARE_8AM))).toBe(true);
+    const hourly = { frequency: 'hourly' };
+    expect(isDigestDue(hourly, 'UTC', at('2026-11-25T08:59:59Z'), at('2026-11-25T08:00:00Z'))).toBe(false);
+    expect(isDigestDue(hourly, 'UTC', at('2026-11-25T09:00:00Z'), at('2026-11-25T08:00:00Z'))).toBe(true);
+    // Kolkata is UTC+05:30: its hours start at :30 UTC.
+    expect(isDigestDue(hourly, 'Asia/Kolkata', at('2026-11-25T08:29:00Z'), at('2026-11-25T08:00:00Z'))).toBe(
+      false,
+    );
+    expect(isDigestDue(hourly, 'Asia/Kolkata', at('2026-11-25T08:30:00Z'), at('2026-11-25T08:00:00Z'))).toBe(
+      true,
+    );
+  });
+
   it('groups by event, one line per notification, at most 20 lines with a count of the rest', () => {
     const item = (i: number, event: string, notificationId = `n${i}`): DigestItem => ({
       id: String(i),
@@ -223,6 +242,63 @@ describe('the digest workflow, end to end', () => {
     const mails = mailsTo(email);
     const listed = who.tickets.map((t) => mails.filter((m) => m.text.includes(`#${t}`)).length);
     expect(listed).toEqual([1, 1, 1]);
+    expect((await items(id)).every((i) => i.sent_at !== null)).toBe(true);
+  });
+
+  it('sends one digest per period however many runs fall in it; later items wait for the next period', async () => {
+    const id = uniq('digest-period');
+    const email = `${id}@example.com`;
+    await stack.api('PUT', `/v1/recipients/${id}`, {
+      email,
+      timezone: 'UTC',
+      digest: { events: ['ticket.assigned'], frequency: 'hourly' },
+    });
+    const who = { id, tickets: [] as string[] };
+    // An hour two days ahead of the clock, and the runs a 15-minute schedule makes in it.
+    const hour = Math.floor((Date.now() + 2 * DAY) / 3_600_000) * 3_600_000;
+    const at = (minutes: number) => new Date(hour + minutes * 60_000).toISOString();
+    await notify(who);
+    await runDigest(at(0));
+    await stack.sink.waitFor(() => mailsTo(email).length >= 1);
+    await notify(who);
+    for (const minutes of [15, 30, 45]) {
+      const run = await runDigest(at(minutes));
+      expect(run.digests).toBe(0);
+    }
+    expect(mailsTo(email)).toHaveLength(1);
+    expect((await items(id)).map((i) => i.sent_at !== null)).toEqual([true, false]);
+    const next = await runDigest(at(60));
+    expect(next.digests).toBe(1);
+    await stack.sink.waitFor(() => mailsTo(email).length >= 2);
+    expect(mailsTo(email)[1]!.text).toContain(`#${who.tickets[1]}`);
+    expect(mailsTo(email)[1]!.text).not.toContain(who.tickets[0]!);
+  });
+
+  it('gives a recipient without email their digest in the in-app inbox', async () => {
+    const id = uniq('digest-noemail');
+    await stack.api('PUT', `/v1/recipients/${id}`, {
+      phone: '+15550001234',
+      digest: { events: ['ticket.assigned'], frequency: 'hourly' },
+    });
+    const ticketId = uniq('t');
+    const created = await stack.api('POST', '/v1/notifications', {
+      event: 'ticket.assigned',
+      to: { recipients: [id] },
+      data: { ticketId, title: 'Needs a look' },
+      channels: ['sms'],
+    });
+    expect(created.status).toBe(202);
+    const done = await waitForNotification(stack, created.body.id);
+    expect(done.recipients[0].deliveries).toEqual([
+      expect.objectContaining({ channel: 'sms', status: 'digested' }),
+    ]);
+    const run = await runDigest(new Date(Date.now() + DAY).toISOString());
+    expect(run.digests).toBe(1);
+    const inbox = await stack.api('GET', `/v1/recipients/${id}/inbox`);
+    expect(inbox.status).toBe(200);
+    expect(inbox.body.items).toHaveLength(1);
+    expect(inbox.body.items[0].title).toMatch(/digest: 1 update$/);
+    expect(inbox.body.items[0].body).toContain('ticket.assigned (1)');
     expect((await items(id)).every((i) => i.sent_at !== null)).toBe(true);
   });
 });

@@ -17,6 +17,8 @@ export interface DigestRecipient {
   email: string | null;
   timezone: string | null;
   digest: unknown;
+  /** When the last digest went out (its period's due instant); null before the first. */
+  lastSentAt: string | null;
 }
 
 export interface DigestItem {
@@ -43,6 +45,7 @@ export async function digestRecipientsPage(
     email: string | null;
     timezone: string | null;
     digest: unknown;
+    digest_last_sent_at: Date | null;
   }>(
     `WITH pending AS (
        SELECT DISTINCT i.tenant_id, i.external_id
@@ -53,7 +56,7 @@ export async function digestRecipientsPage(
         ORDER BY i.tenant_id, i.external_id
         LIMIT $5
      )
-     SELECT r.tenant_id, r.external_id, r.name, r.timezone, r.digest,
+     SELECT r.tenant_id, r.external_id, r.name, r.timezone, r.digest, r.digest_last_sent_at,
             COALESCE((SELECT d.address FROM digest_items i
                         JOIN deliveries d ON d.id = i.delivery_id
                        WHERE i.tenant_id = r.tenant_id AND i.external_id = r.external_id
@@ -77,6 +80,7 @@ export async function digestRecipientsPage(
     email: r.email,
     timezone: r.timezone,
     digest: r.digest,
+    lastSentAt: r.digest_last_sent_at?.toISOString() ?? null,
   }));
 }
 
@@ -130,4 +134,21 @@ export async function markDigestItemsSent(db: Queryable, ids: string[]): Promise
     [ids],
   );
   return rows.map((r) => r.id);
+}
+
+/**
+ * Records that the recipient's digest of the period starting at `periodStart` goes out now, unless
+ * one already did: false then. Row-locked, so two runs in one period cannot both send.
+ */
+export async function recordDigestSent(
+  client: PoolClient,
+  input: { tenantId: string; externalId: string; periodStart: string; sentAt: string },
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `UPDATE recipients SET digest_last_sent_at = $4::timestamptz
+      WHERE tenant_id = $1 AND external_id = $2
+        AND (digest_last_sent_at IS NULL OR digest_last_sent_at < $3::timestamptz)`,
+    [input.tenantId, input.externalId, input.periodStart, input.sentAt],
+  );
+  return (rowCount ?? 0) > 0;
 }

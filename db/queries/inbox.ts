@@ -64,7 +64,8 @@ export interface NewInboxMessage {
   id: string;
   tenantId: string;
   externalId: string;
-  notificationId: string;
+  /** Null for messages of no notification (an in-app digest). */
+  notificationId: string | null;
   event: string;
   title: string;
   body: string;
