@@ -41,5 +41,28 @@ ensure_temporal_cli() {
   unset TEMPORAL_CLI || true
 }
 
+# Temporal's time-skipping test server for the workflow tests (test/workflows/): the Java one from
+# Maven Central, run by a launcher the SDK starts as `<launcher> <port>`. Exports TEMPORAL_TEST_SERVER.
+ensure_temporal_test_server() {
+  if [[ -n "${TEMPORAL_TEST_SERVER:-}" && -x "${TEMPORAL_TEST_SERVER}" ]]; then return; fi
+  local dir="$HERALD_ROOT/.tools/temporal-test-server"
+  local launcher="$HERALD_ROOT/.tools/bin/temporal-test-server"
+  if [[ ! -x "$launcher" || "$HERALD_ROOT/scripts/temporal-test-server/pom.xml" -nt "$launcher" ]]; then
+    if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+      log "no Maven or Java: the workflow tests will ask the Temporal SDK to download its test server"
+      return
+    fi
+    log "fetching Temporal's time-skipping test server from Maven Central (first run only)…"
+    rm -rf "$dir" && mkdir -p "$dir" "$HERALD_ROOT/.tools/bin"
+    mvn -q -B -f "$HERALD_ROOT/scripts/temporal-test-server/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$dir/lib" >&2
+    printf '#!/bin/sh\nexec java -XX:+UseSerialGC -Xss512k -cp "%s/lib/*" io.temporal.testserver.TestServer "$@"\n' \
+      "$dir" >"$launcher"
+    chmod +x "$launcher"
+  fi
+  export TEMPORAL_TEST_SERVER="$launcher"
+}
+
 ensure_node_modules
 ensure_temporal_cli
+ensure_temporal_test_server

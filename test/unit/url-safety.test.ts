@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkPublicUrl, pinnedLookup, resolverFromEnv, type UrlPolicy } from '../common/url-safety';
-import { startFakeDns, type FakeDnsServer } from './support/dns-server';
+import { checkPublicUrl, pinnedLookup, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { startFakeDns, type FakeDnsServer } from '../support/dns-server';
 
 /** A resolver that fails the test if a literal address or a refused scheme ever reaches DNS. */
 const noDns: UrlPolicy['resolver'] = {

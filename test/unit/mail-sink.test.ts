@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
-import { startMailSink } from '../scripts/lib/mail-sink';
-import type { MailSink, MailSinkOptions, RcptDecision } from '../scripts/lib/mail-sink';
+import { startMailSink } from '../../scripts/lib/mail-sink';
+import type { MailSink, MailSinkOptions, RcptDecision } from '../../scripts/lib/mail-sink';
 
 // The sink under test is self-contained (loopback SMTP + HTTP): no database or Temporal needed.
 

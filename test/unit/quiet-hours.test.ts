@@ -5,7 +5,7 @@ import {
   validateQuietHours,
   zonedTimeToUtc,
   type QuietHoursWindow,
-} from '../common/quiet-hours';
+} from '../../common/quiet-hours';
 
 /**
  * Every instant is written out as an ISO string with its offset, so the tests never read the clock and
