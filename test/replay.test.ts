@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import * as workflows from '../workflows';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
 /**
@@ -53,8 +54,15 @@ describe('workflow replay', () => {
   const HISTORIES = path.join(__dirname, 'histories');
   const recorded = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories to replay', () => {
-    expect(recorded.length).toBeGreaterThan(0);
+  it('has a recorded history of every workflow type', () => {
+    const types = new Set(
+      recorded.map(
+        (file) =>
+          JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')).events[0]
+            .workflowExecutionStartedEventAttributes.workflowType.name as string,
+      ),
+    );
+    expect([...types].sort()).toEqual(Object.keys(workflows).sort());
   });
 
   it.each(recorded)('replays the recorded history %s against today’s code', async (file) => {
