@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { RenderedEmail } from '../../../templates/registry';
+import { TenantSmtpError, TenantTransports } from './tenant-transports';
+import { SECRET_KEY_VARIABLE } from '../../../common/secret-box';
+import { resolverFromEnv } from '../../../common/url-safety';
 import {
-  missingSettings,
-  offChannel,
+  ChannelNotConfiguredError,
   type Channel,
   type ChannelFactory,
   type DeliveryTarget,
@@ -112,54 +114,145 @@ export function classifySmtpError(error: unknown): SendFailure {
 
 const stripCode = (reply: string): string => reply.replace(/^\d{3}[ -](\d\.\d\.\d+ )?/, '');
 
-export interface EmailChannelOptions {
+/** The operator's own server (SMTP_URL) and sender (MAIL_FROM), for tenants without settings. */
+export interface OperatorSmtp {
   transport: Transporter;
   from: string;
+  replyTo?: string;
+}
+
+export interface EmailChannelOptions {
+  /** null: no SMTP_URL; tenants without settings of their own get `skipped`. */
+  operator: OperatorSmtp | null;
+  /** Per-tenant servers (PUT /v1/settings/smtp); absent: every tenant uses the operator's. */
+  tenants?: TenantTransports;
+  /** TENANT_SMTP_REQUIRED: a tenant without settings is never sent through the operator's server. */
+  tenantRequired?: boolean;
+  /** Sends in flight at once (each transport's pool size). */
+  concurrency?: number;
   messageIdDomain?: string;
 }
 
+/** Why a tenant without settings gets no mail, once the operator's server is not an option. */
+const noTenantSmtp = (tenantRequired: boolean): TenantSmtpError | ChannelNotConfiguredError =>
+  tenantRequired
+    ? new TenantSmtpError(
+        'skipped',
+        "tenant has no SMTP settings (PUT /v1/settings/smtp) and TENANT_SMTP_REQUIRED=true forbids the operator's SMTP_URL",
+      )
+    : new ChannelNotConfiguredError('email', ['SMTP_URL']);
+
 export function createEmailChannel({
-  transport,
-  from,
+  operator,
+  tenants,
+  tenantRequired = false,
+  concurrency,
   messageIdDomain,
 }: EmailChannelOptions): Channel<RenderedEmail> {
-  const poolSize = (transport.options as { maxConnections?: number }).maxConnections ?? 5;
+  const poolSize =
+    concurrency ??
+    (operator?.transport.options as { maxConnections?: number } | undefined)?.maxConnections ??
+    5;
   return {
     name: 'email',
     concurrency: poolSize,
     render: (templates, event, context) => templates.renderEmail(event, context),
     async send(target: DeliveryTarget, content: RenderedEmail) {
       const messageId = deliveryMessageId(target.notificationId, target.recipientKey, messageIdDomain);
-      await transport.sendMail({
-        from,
-        to: target.recipientName ? { name: target.recipientName, address: target.address } : target.address,
-        subject: content.subject,
-        html: content.html,
-        text: content.text,
-        messageId,
-        headers: { 'X-Herald-Notification': target.notificationId, 'X-Herald-Delivery': target.deliveryId },
-        // Template data must never make the mailer fetch a URL or read a local file.
-        disableUrlAccess: true,
-        disableFileAccess: true,
-      });
+      const lease = tenants ? await tenants.acquire(target.tenantId, target.notificationId) : null;
+      if (!lease && (tenantRequired || !operator)) throw noTenantSmtp(tenantRequired);
+      const { transport, from, replyTo } = lease?.smtp ?? operator!;
+      try {
+        await transport.sendMail({
+          from,
+          ...(replyTo ? { replyTo } : {}),
+          to: target.recipientName ? { name: target.recipientName, address: target.address } : target.address,
+          subject: content.subject,
+          html: content.html,
+          text: content.text,
+          messageId,
+          headers: {
+            'X-Herald-Notification': target.notificationId,
+            'X-Herald-Delivery': target.deliveryId,
+            // RFC 2369 + RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
+            ...(target.unsubscribeUrl
+              ? {
+                  'List-Unsubscribe': `<${target.unsubscribeUrl}>`,
+                  'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+                }
+              : {}),
+          },
+          // Template data must never make the mailer fetch a URL or read a local file.
+          disableUrlAccess: true,
+          disableFileAccess: true,
+        });
+      } finally {
+        lease?.release();
+      }
       return { providerMessageId: messageId };
     },
-    classify: classifySmtpError,
+    classify: (error) => {
+      if (error instanceof TenantSmtpError) return { kind: error.kind, reason: error.message };
+      if (error instanceof ChannelNotConfiguredError) return { kind: 'skipped', reason: error.message };
+      return classifySmtpError(error);
+    },
   };
 }
 
-/** Email from the environment: `SMTP_URL` (required), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`. */
-export const emailChannelFactory: ChannelFactory = ({ env }) => {
-  const missing = missingSettings(env, ['SMTP_URL']);
-  if (missing.length > 0) return offChannel('email', missing);
-  const url = env.SMTP_URL!;
-  const maxConnections = Number(env.SMTP_MAX_CONNECTIONS ?? 5);
-  if (!Number.isInteger(maxConnections) || maxConnections < 1)
-    throw new Error('SMTP_MAX_CONNECTIONS must be a whole number ≥ 1');
-  const transport = createSmtpTransport({ url, maxConnections });
+/**
+ * Email from the environment: `SMTP_URL` (the operator's server), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`;
+ * per-tenant servers from the database (`SMTP_TENANT_TRANSPORTS_MAX` kept open, passwords opened with
+ * the context's secret key); `TENANT_SMTP_REQUIRED=true` never falls back to SMTP_URL. Without
+ * SMTP_URL the channel still sends for the tenants that have their own settings.
+ */
+export const emailChannelFactory: ChannelFactory = ({ env, db, secretKey }) => {
+  const url = env.SMTP_URL || undefined;
+  const maxConnections = wholeNumber(env, 'SMTP_MAX_CONNECTIONS', 5);
+  const transportsMax = wholeNumber(env, 'SMTP_TENANT_TRANSPORTS_MAX', 50);
+  const required = env.TENANT_SMTP_REQUIRED ?? 'false';
+  if (required !== 'true' && required !== 'false')
+    throw new Error('TENANT_SMTP_REQUIRED must be true or false');
+  const tenantRequired = required === 'true';
+  const loopback = env.HERALD_ALLOW_LOOPBACK_URLS ?? 'false';
+  if (loopback !== 'true' && loopback !== 'false')
+    throw new Error('HERALD_ALLOW_LOOPBACK_URLS must be true or false');
+  // Checked even when unused, so a plain-text SMTP_URL to a remote host stops the worker at start.
+  if (url) {
+    const problem = smtpUrlProblem(url);
+    if (problem) throw new Error(problem);
+  }
+  const operatorTransport = url && !tenantRequired ? createSmtpTransport({ url, maxConnections }) : null;
+  const tenants = new TenantTransports({
+    db,
+    secretKey,
+    max: transportsMax,
+    maxConnections,
+    urlPolicy: { allowLoopback: loopback === 'true', resolver: resolverFromEnv(env) },
+  });
+  const operatorReport = operatorTransport
+    ? `${new URL(url!).host}, ${maxConnections} pooled connections`
+    : tenantRequired
+      ? 'no operator server: TENANT_SMTP_REQUIRED=true'
+      : 'no operator server: SMTP_URL is not set';
   return {
-    channel: createEmailChannel({ transport, from: env.MAIL_FROM ?? 'Herald <noreply@herald.local>' }),
-    report: `email: on (${new URL(url).host}, ${maxConnections} pooled connections)`,
-    close: () => transport.close(),
+    channel: createEmailChannel({
+      operator: operatorTransport
+        ? { transport: operatorTransport, from: env.MAIL_FROM ?? 'Herald <noreply@herald.local>' }
+        : null,
+      tenants,
+      tenantRequired,
+      concurrency: maxConnections,
+    }),
+    report: `email: on (${operatorReport}; tenant servers: up to ${transportsMax}${secretKey ? '' : `, none with a password: ${SECRET_KEY_VARIABLE} is not set`})`,
+    close: async () => {
+      operatorTransport?.close();
+      await tenants.close();
+    },
   };
 };
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
+  return value;
+}
