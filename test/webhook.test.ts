@@ -442,7 +442,7 @@ describe('the webhook channel', () => {
         400,
         'secret',
       );
-      expectRefused(await post({ url, preset: 'teams' }), 400, 'preset');
+      expectRefused(await post({ url, preset: 'discord' }), 400, 'preset');
       // Exactly 24 bytes is enough.
       const ok = await post({ url, recipient, secret: `whsec_${randomBytes(24).toString('base64')}` });
       expect(ok.status).toBe(201);

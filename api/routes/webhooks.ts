@@ -11,7 +11,7 @@ import {
   maskWebhookSecret,
   webhookSecretProblem,
 } from '../../activities/channels/webhook/signing';
-import { decodeSecretKey, openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
+import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
 import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
 import { getRecipient } from '../../db/queries/recipients';
 import {
@@ -24,15 +24,21 @@ import {
   removeOldWebhookSecrets,
   WEBHOOK_PRESETS,
   type WebhookEndpoint,
+  type WebhookPreset,
 } from '../../db/queries/webhook-endpoints';
 import type { ApiConfig } from '../config';
 import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
+import { sealingKey } from '../sealing-key';
 import { HttpError, notFound, validationFailed } from '../errors';
 import { errorResponse, jsonBody, jsonResponse } from '../schemas';
 
 /** Signing secrets an endpoint may hold at once (the newest signs; the others only during a rotation). */
 const MAX_SECRETS = 5;
+
+/** Chat presets post what the chat service reads, and it verifies no signature. */
+const UNSIGNED_PRESETS: ReadonlySet<WebhookPreset> = new Set(['slack', 'teams']);
+const presetName = (preset: WebhookPreset) => (preset === 'teams' ? 'Teams' : 'Slack');
 
 const WebhookEndpointSchema = z
   .object({
@@ -48,7 +54,7 @@ const WebhookEndpointSchema = z
       .openapi({ description: 'externalId of the recipient; null for a tenant-wide endpoint' }),
     preset: z.enum(WEBHOOK_PRESETS),
     secrets: z.array(z.string()).openapi({
-      description: 'the signing secrets, masked, newest first (empty for Slack)',
+      description: 'the signing secrets, masked, newest first (empty for Slack and Teams)',
       example: ['whsec_…Xk4='],
     }),
     disabled: z.boolean(),
@@ -61,7 +67,8 @@ const WebhookEndpointSchema = z
 
 const WithSecretSchema = WebhookEndpointSchema.extend({
   secret: z.string().nullable().openapi({
-    description: 'the new signing secret in full, shown this once only; null for Slack (not signed)',
+    description:
+      'the new signing secret in full, shown this once only; null for Slack and Teams (not signed)',
     example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   }),
 }).openapi('WebhookEndpointWithSecret');
@@ -106,7 +113,9 @@ const createEndpointRoute = securedRoute(
     summary: 'Register a webhook endpoint (per recipient, or tenant-wide)',
     description:
       'Standard endpoints are signed per the Standard Webhooks scheme; the secret is shown once in this answer. ' +
-      'Slack endpoints (incoming webhooks) get `{"text": …}` and are not signed.',
+      'Slack endpoints (incoming webhooks) get `{"text": …}` and are not signed. ' +
+      'Teams endpoints (a Workflows or incoming webhook URL) get a message with one Adaptive Card (1.4) built from the ' +
+      "event's push card (else its in-app card, else its email subject), with an Open button for its link; not signed.",
     request: { body: jsonBody(WebhookEndpointInputSchema, 'The endpoint') },
     responses: {
       201: jsonResponse(WithSecretSchema, 'Registered; `secret` is shown this once'),
@@ -175,7 +184,9 @@ const rotateRoute = securedRoute(
     responses: {
       200: jsonResponse(WithSecretSchema, 'The new secret, shown this once'),
       404: errorResponse('No such endpoint'),
-      409: errorResponse('Slack endpoints are not signed, or too many secrets: remove the old ones first'),
+      409: errorResponse(
+        'Slack and Teams endpoints are not signed, or too many secrets: remove the old ones first',
+      ),
       503: notConfigured,
     },
   },
@@ -215,19 +226,7 @@ const enableRoute = securedRoute(
 
 type Ctx = Context<AppEnv>;
 
-/** The key that seals the secrets; 503 naming HERALD_SECRET_KEY when it is not configured. */
-function secretKey(c: Ctx): Buffer {
-  const raw = c.var.deps.config.HERALD_SECRET_KEY;
-  if (!raw) {
-    throw new HttpError(
-      503,
-      'webhooks_not_configured',
-      'webhook endpoints need HERALD_SECRET_KEY (32 bytes, base64 or hex) to seal their secrets; it is not set',
-      [{ path: 'HERALD_SECRET_KEY', message: 'not set' }],
-    );
-  }
-  return decodeSecretKey(raw);
-}
+const secretKey = (c: Ctx): Buffer => sealingKey(c, 'webhook secrets', 'webhooks_not_configured');
 
 function present(endpoint: WebhookEndpoint, key: Buffer) {
   let secrets: string[];
@@ -278,9 +277,9 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     const key = secretKey(c);
     const { db, config } = c.var.deps;
     const input = c.req.valid('json');
-    if (input.preset === 'slack' && input.secret !== undefined) {
+    if (UNSIGNED_PRESETS.has(input.preset) && input.secret !== undefined) {
       throw validationFailed(
-        [{ path: 'secret', message: 'Slack endpoints are not signed: omit secret' }],
+        [{ path: 'secret', message: `${presetName(input.preset)} endpoints are not signed: omit secret` }],
         400,
       );
     }
@@ -289,7 +288,7 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     if (input.recipient !== undefined && !(await getRecipient(db, c.var.tenantId, input.recipient))) {
       throw validationFailed([{ path: 'recipient', message: `unknown recipient ${input.recipient}` }]);
     }
-    const secret = input.preset === 'slack' ? null : (input.secret ?? generateWebhookSecret());
+    const secret = UNSIGNED_PRESETS.has(input.preset) ? null : (input.secret ?? generateWebhookSecret());
     const limit = config.MAX_WEBHOOK_ENDPOINTS_PER_TENANT;
     let created: Awaited<ReturnType<typeof createWebhookEndpoint>>;
     try {
@@ -346,8 +345,12 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     const key = secretKey(c);
     const { id } = c.req.valid('param');
     const endpoint = await endpointOr404(c, id);
-    if (endpoint.preset === 'slack')
-      throw new HttpError(409, 'not_signed', 'Slack endpoints are not signed: there is no secret to rotate');
+    if (UNSIGNED_PRESETS.has(endpoint.preset))
+      throw new HttpError(
+        409,
+        'not_signed',
+        `${presetName(endpoint.preset)} endpoints are not signed: there is no secret to rotate`,
+      );
     if (endpoint.sealedSecrets.length >= MAX_SECRETS) {
       throw new HttpError(
         409,

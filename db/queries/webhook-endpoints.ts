@@ -1,7 +1,8 @@
 import type { Pool } from 'pg';
 import type { Queryable } from './recipients';
 
-export const WEBHOOK_PRESETS = ['standard', 'slack'] as const;
+/** `standard`: signed JSON; `slack`: `{"text"}`; `teams`: an Adaptive Card message. Slack and Teams are unsigned. */
+export const WEBHOOK_PRESETS = ['standard', 'slack', 'teams'] as const;
 export type WebhookPreset = (typeof WEBHOOK_PRESETS)[number];
 
 /**

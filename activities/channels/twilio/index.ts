@@ -1,5 +1,8 @@
 import twilio from 'twilio';
+import { MESSAGING_SERVICE_SID_PATTERN } from '../../../common/settings/twilio';
+import { parseSecretKey, SecretBoxError } from '../../../common/secret-box';
 import {
+  ChannelNotConfiguredError,
   missingSettings,
   offChannel,
   type Channel,
@@ -7,9 +10,12 @@ import {
   type DeliveryTarget,
   type SendFailure,
 } from '../types';
+import { renderWhatsAppContent, type WhatsAppContent } from './content-template';
 import { responseNotes, TwilioHttpClient, type ResponseNotes } from './http-client';
+import { TenantTwilioAccounts, TenantTwilioUnavailableError } from './tenant-accounts';
 
 export { parseRetryAfter, TwilioHttpClient } from './http-client';
+export type { WhatsAppContent } from './content-template';
 
 /** Where Twilio posts message status callbacks, below `PUBLIC_BASE_URL`. */
 export const TWILIO_STATUS_CALLBACK_PATH = '/v1/providers/twilio/status';
@@ -36,13 +42,46 @@ export const TWILIO_PERMANENT_ERRORS: Readonly<Record<number, string>> = {
   63024: 'WhatsApp: invalid message recipient',
 };
 
+/** The fields of a message Herald sets (the twilio library form-encodes them as To, From…). */
+export interface TwilioMessageParams {
+  to: string;
+  /** The sender, or instead `messagingServiceSid` (a Messaging Service picks the sender). */
+  from?: string;
+  messagingServiceSid?: string;
+  /** Free text, or instead an approved WhatsApp template: `contentSid` + `contentVariables`. */
+  body?: string;
+  contentSid?: string;
+  contentVariables?: string;
+  statusCallback?: string;
+}
+
 /** The subset of the twilio client a channel uses (a fake in unit tests). */
 export interface TwilioMessages {
   messages: {
-    create(params: { to: string; from: string; body: string; statusCallback?: string }): Promise<{
-      sid: string;
-    }>;
+    create(params: TwilioMessageParams): Promise<{ sid: string }>;
   };
+}
+
+/** What an SMS or WhatsApp delivery sends: the SMS text, or a WhatsApp content template. */
+export type TwilioContent = string | WhatsAppContent;
+
+/** Where one message goes out from: an account's client, its sender, and the callback URL. */
+export interface TwilioAccount {
+  client: TwilioMessages;
+  /** E.164, `whatsapp:+…`, or a Messaging Service SID (MG…). */
+  from: string;
+  statusCallback?: string;
+}
+
+/** The tenant's own Twilio settings have no sender for this channel: its deliveries are skipped. */
+export class TwilioSenderMissingError extends Error {
+  constructor(readonly channel: 'sms' | 'whatsapp') {
+    const field = channel === 'sms' ? 'smsFrom' : 'whatsappFrom';
+    super(
+      `the tenant's own Twilio settings have no ${channel === 'sms' ? 'SMS' : 'WhatsApp'} sender (${field})`,
+    );
+    this.name = 'TwilioSenderMissingError';
+  }
 }
 
 /** A message body too long for Twilio, refused before a request is made. */
@@ -94,11 +133,14 @@ export function classifyTwilioError(error: unknown): SendFailure {
 
 export interface TwilioChannelOptions {
   name: 'sms' | 'whatsapp';
-  client: TwilioMessages;
-  /** The sender: an E.164 number (or a messaging sender id); `whatsapp:` is added for WhatsApp. */
-  from: string;
+  /** The one account every message uses, when `accountFor` is not given. */
+  client?: TwilioMessages;
+  /** The sender: an E.164 number or a Messaging Service SID; `whatsapp:` is added for WhatsApp. */
+  from?: string;
   /** Absolute URL Twilio posts status callbacks to; none when unset. */
   statusCallback?: string;
+  /** Picks the account per delivery (the tenant's own, else the operator's); wins over `client`. */
+  accountFor?: (target: DeliveryTarget) => Promise<TwilioAccount>;
   concurrency?: number;
 }
 
@@ -106,32 +148,66 @@ export interface TwilioChannelOptions {
 export const twilioAddress = (channel: 'sms' | 'whatsapp', number: string): string =>
   channel === 'whatsapp' && !number.startsWith('whatsapp:') ? `whatsapp:${number}` : number;
 
-/** SMS or WhatsApp through Twilio's Messages API; the text is the template's SMS variant. */
+/** The sender fields: a Messaging Service by its SID, a number as `From` (`whatsapp:` for WhatsApp). */
+function senderFields(
+  channel: 'sms' | 'whatsapp',
+  from: string,
+): Pick<TwilioMessageParams, 'from' | 'messagingServiceSid'> {
+  return MESSAGING_SERVICE_SID_PATTERN.test(from)
+    ? { messagingServiceSid: from }
+    : { from: twilioAddress(channel, from) };
+}
+
+/**
+ * SMS or WhatsApp through Twilio's Messages API. The text is the template's SMS variant; a WhatsApp
+ * message of an event whose manifest declares an approved content template (`whatsapp.contentSid`)
+ * sends that template with its rendered variables instead. Herald receives no inbound messages, so
+ * it never knows whether a 24-hour session is open: an event with a template always uses it (valid
+ * inside and outside a session); one without sends free text, which Twilio refuses outside a session
+ * (63016, permanent).
+ */
 export function createTwilioChannel({
   name,
   client,
   from,
   statusCallback,
+  accountFor,
   concurrency = 5,
-}: TwilioChannelOptions): Channel<string> {
-  const sender = twilioAddress(name, from);
+}: TwilioChannelOptions): Channel<TwilioContent> {
+  const fixed: TwilioAccount | undefined =
+    client && from !== undefined ? { client, from, statusCallback } : undefined;
+  const pick =
+    accountFor ??
+    (async () => {
+      if (!fixed) throw new Error('createTwilioChannel needs accountFor, or client and from');
+      return fixed;
+    });
   return {
     name,
     concurrency,
-    render: (templates, event, context) => templates.renderSms(event, context),
-    async send(target: DeliveryTarget, body: string) {
-      const characters = [...body].length;
-      if (characters > MAX_BODY_CHARACTERS) throw new MessageTooLongError(characters);
+    render(templates, event, context) {
+      const contentTemplate = name === 'whatsapp' ? templates.manifest(event)?.whatsapp : undefined;
+      return contentTemplate
+        ? renderWhatsAppContent(event, contentTemplate, context)
+        : templates.renderSms(event, context);
+    },
+    async send(target: DeliveryTarget, content: TwilioContent) {
+      if (typeof content === 'string') {
+        const characters = [...content].length;
+        if (characters > MAX_BODY_CHARACTERS) throw new MessageTooLongError(characters);
+      }
+      const account = await pick(target);
+      const params: TwilioMessageParams = {
+        to: twilioAddress(name, target.address),
+        ...senderFields(name, account.from),
+        ...(typeof content === 'string'
+          ? { body: content }
+          : { contentSid: content.contentSid, contentVariables: content.contentVariables }),
+        ...(account.statusCallback ? { statusCallback: account.statusCallback } : {}),
+      };
       const notes: ResponseNotes = {};
       try {
-        const message = await responseNotes.run(notes, () =>
-          client.messages.create({
-            to: twilioAddress(name, target.address),
-            from: sender,
-            body,
-            statusCallback,
-          }),
-        );
+        const message = await responseNotes.run(notes, () => account.client.messages.create(params));
         return { providerMessageId: message.sid };
       } catch (error) {
         if (notes.retryAfterMs !== undefined && typeof error === 'object' && error)
@@ -139,7 +215,17 @@ export function createTwilioChannel({
         throw error;
       }
     },
-    classify: classifyTwilioError,
+    classify(error) {
+      // No account to send from (settings missing here or for this tenant): skipped, like an off channel.
+      if (
+        error instanceof ChannelNotConfiguredError ||
+        error instanceof TwilioSenderMissingError ||
+        error instanceof TenantTwilioUnavailableError
+      )
+        return { kind: 'skipped', reason: error.message };
+      if (error instanceof SecretBoxError) return { kind: 'permanent', reason: error.message };
+      return classifyTwilioError(error);
+    },
   };
 }
 
@@ -151,31 +237,79 @@ const BASE_SETTINGS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'];
  * `TWILIO_API_BASE_URL` (requests go there instead of api.twilio.com: a test double or a proxy),
  * `PUBLIC_BASE_URL` (messages ask for status callbacks at `<PUBLIC_BASE_URL>/v1/providers/twilio/status`)
  * and `TWILIO_MAX_CONCURRENCY` (sends in flight per channel, default 5).
+ *
+ * A tenant with its own Twilio settings (PUT /v1/settings/twilio) sends through its own account and
+ * senders, whatever the operator's settings; its callbacks name it (`?tenant=`), so the API verifies
+ * them with its token. Without the operator's settings the channel still serves such tenants (with
+ * HERALD_SECRET_KEY, which opens their tokens); the others' deliveries are skipped.
  */
 function twilioChannelFactory(name: 'sms' | 'whatsapp', fromSetting: string): ChannelFactory {
-  return ({ env }) => {
+  return (context) => {
+    const { env, db } = context;
     const missing = missingSettings(env, [...BASE_SETTINGS, fromSetting]);
-    if (missing.length > 0) return offChannel(name, missing);
-    const accountSid = env.TWILIO_ACCOUNT_SID!;
-    if (!accountSid.startsWith('AC')) throw new Error('TWILIO_ACCOUNT_SID must start with AC');
+    const secretKey = context.secretKey ?? (env.HERALD_SECRET_KEY ? parseSecretKey(env) : undefined);
+    // Without the key no tenant's token can be opened, so nobody could send.
+    if (missing.length > 0 && !secretKey) return offChannel(name, missing);
     const concurrency = Number(env.TWILIO_MAX_CONCURRENCY ?? 5);
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new Error('TWILIO_MAX_CONCURRENCY must be a whole number ≥ 1');
     const statusCallback = env.PUBLIC_BASE_URL ? statusCallbackUrl(env.PUBLIC_BASE_URL) : undefined;
-    const httpClient = new TwilioHttpClient({ apiBaseUrl: env.TWILIO_API_BASE_URL, maxSockets: concurrency });
-    const client = twilio(accountSid, env.TWILIO_AUTH_TOKEN!, { httpClient, autoRetry: false });
-    const from = env[fromSetting]!;
     const via = env.TWILIO_API_BASE_URL ? `via ${env.TWILIO_API_BASE_URL}` : 'via api.twilio.com';
     const callbacks = statusCallback
       ? `status callbacks to ${statusCallback}`
       : 'no status callbacks (PUBLIC_BASE_URL is not set)';
+
+    let operator: TwilioAccount | undefined;
+    let operatorHttp: TwilioHttpClient | undefined;
+    if (missing.length === 0) {
+      const accountSid = env.TWILIO_ACCOUNT_SID!;
+      if (!accountSid.startsWith('AC')) throw new Error('TWILIO_ACCOUNT_SID must start with AC');
+      operatorHttp = new TwilioHttpClient({ apiBaseUrl: env.TWILIO_API_BASE_URL, maxSockets: concurrency });
+      const client = twilio(accountSid, env.TWILIO_AUTH_TOKEN!, {
+        httpClient: operatorHttp,
+        autoRetry: false,
+      });
+      operator = { client, from: env[fromSetting]!, statusCallback };
+    }
+    const tenants = new TenantTwilioAccounts({
+      db,
+      secretKey,
+      apiBaseUrl: env.TWILIO_API_BASE_URL,
+      maxSockets: concurrency,
+    });
+
+    const accountFor = async (target: DeliveryTarget): Promise<TwilioAccount> => {
+      const own = await tenants.accountFor(target.tenantId);
+      if (own) {
+        const from = name === 'sms' ? own.settings.smsFrom : own.settings.whatsappFrom;
+        if (!from) throw new TwilioSenderMissingError(name);
+        return {
+          client: own.client,
+          from,
+          statusCallback: statusCallback && tenantStatusCallbackUrl(statusCallback, target.tenantId),
+        };
+      }
+      if (!operator) throw new ChannelNotConfiguredError(name, missing);
+      return operator;
+    };
+
+    const operatorReport = operator
+      ? `from ${twilioAddress(name, operator.from)}`
+      : `only for tenants with their own Twilio settings: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set`;
     return {
-      channel: createTwilioChannel({ name, client, from, statusCallback, concurrency }),
-      report: `${name}: on (from ${twilioAddress(name, from)}, ${via}, ${callbacks})`,
-      close: () => httpClient.close(),
+      channel: createTwilioChannel({ name, accountFor, concurrency }),
+      report: `${name}: on (${operatorReport}, ${via}, ${callbacks})`,
+      close: () => {
+        operatorHttp?.close();
+        tenants.close();
+      },
     };
   };
 }
+
+/** The callback URL of a tenant's own account: the API verifies it with that tenant's token. */
+export const tenantStatusCallbackUrl = (statusCallback: string, tenantId: string): string =>
+  `${statusCallback}?tenant=${encodeURIComponent(tenantId)}`;
 
 /** `<PUBLIC_BASE_URL>/v1/providers/twilio/status`, the URL the callback route verifies signatures over. */
 export function statusCallbackUrl(publicBaseUrl: string): string {

@@ -19,9 +19,10 @@ import { openEndpointUrl } from './endpoint-url';
 import { createWebhookAgents, postOnce, type WebhookAgents } from './post';
 import { classifyResponse, logSafe, type AnswerSummary } from './responses';
 import { signWebhook, webhookMessageId } from './signing';
+import { renderTeamsCard, teamsMessage, type TeamsContent } from './teams';
 
-/** What a webhook delivery renders: only the Slack preset uses a template (its one line of text). */
-export interface WebhookContent {
+/** What a webhook delivery renders: only the Slack and Teams presets use a template. */
+export interface WebhookContent extends Partial<TeamsContent> {
   /** The SMS text, or the push title and body; null when the event has neither or it failed to render. */
   slackText: string | null;
   slackTextProblem: string | null;
@@ -116,6 +117,11 @@ export function createWebhookChannel(options: WebhookChannelOptions): Channel<We
         );
       return { body: JSON.stringify({ text: content.slackText }), headers };
     }
+    if (endpoint.preset === 'teams') {
+      if (!content.teamsCard)
+        throw permanent(`no card for Teams: ${content.teamsCardProblem ?? 'nothing was rendered'}`);
+      return { body: JSON.stringify(teamsMessage(content.teamsCard)), headers };
+    }
     const now = new Date();
     const payload: WebhookPayload = {
       type: target.event,
@@ -149,7 +155,10 @@ export function createWebhookChannel(options: WebhookChannelOptions): Channel<We
   return {
     name: 'webhook',
     concurrency: options.concurrency ?? 10,
-    render: (templates, event, context) => renderSlackText(templates, event, context),
+    render: (templates, event, context) => ({
+      ...renderSlackText(templates, event, context),
+      ...renderTeamsCard(templates, event, context),
+    }),
     async send(target, content) {
       const endpoint = await loadEndpoint(target);
       const check = await checkPublicUrl(openUrl(endpoint), urlPolicy);
