@@ -15,6 +15,7 @@ import { listGroups, type Group } from '../db/queries/groups';
 import type { overdueWorkflow, OverdueWorkflowResult } from '../workflows/overdue';
 import { doctorExitCode, formatChecks, runDoctor } from './doctor';
 import { ACCESS_USAGE, runKeys, runTenants } from './lib/access-commands';
+import { ROUTING_USAGE, runRouting } from './lib/routing-commands';
 import {
   checkTenant,
   CliError,
@@ -43,6 +44,7 @@ ${ACCESS_USAGE}
                                   --prune also removes members the file does not list
   groups list --tenant <id> [--json]
                                   list a tenant's groups with their member counts
+${ROUTING_USAGE}
   seed --tenant <id>              import the demo people and groups (db/seed/demo.yaml) into a tenant
   overdue [--tenant <id>] [--dry-run]
                                   run the overdue workflow once (every tenant's items, or one tenant's)
@@ -87,6 +89,8 @@ async function run(args: Args): Promise<void> {
       return importFile('seed', DEMO_FILE, sub, { prune: false });
     case 'groups':
       return runGroups(sub);
+    case 'routing':
+      return runRouting(sub);
     case 'schedules':
       // The schedules commands take flags only; a value option is unknown to them.
       return runSchedulesCli(sub.positionals, new Set([...sub.flags, ...sub.values.keys()]), {

@@ -12,7 +12,7 @@ import type { ApiDeps, AppEnv } from '../deps';
 import { notFound } from '../errors';
 import { checkReferences } from '../services/notifications';
 import { checkSendCap } from '../services/send-limits';
-import { errorResponse, identifier, jsonBody, jsonResponse, NotificationRequestSchema } from '../schemas';
+import { AudienceSchema, errorResponse, identifier, jsonBody, jsonResponse } from '../schemas';
 
 const params = z.object({ key: identifier('key', 'ticket-1042') });
 
@@ -22,7 +22,7 @@ const DeadlineInputSchema = z
       example: '2025-03-14T17:00:00Z',
     }),
     event: z.string().min(1).max(200).default('ticket.overdue').openapi({ example: 'ticket.overdue' }),
-    to: NotificationRequestSchema.shape.to.openapi({ example: { recipients: ['tech-42', 'helpdesk-7'] } }),
+    to: AudienceSchema.openapi({ example: { recipients: ['tech-42', 'helpdesk-7'] } }),
     data: z
       .record(z.string(), z.unknown())
       .default({})
