@@ -13,18 +13,48 @@ export interface PolicyContext {
   category: string | null;
   priority: Priority;
   data: Record<string, unknown>;
+  /** false when the event's manifest says `unsubscribe: false`: unsubscribes and the suppression list do not apply. */
+  unsubscribable: boolean;
+}
+
+/** Whether unsubscribes (and the suppression list) can stop this notification's email. */
+export const unsubscribesApply = (context: PolicyContext): context is PolicyContext & { category: string } =>
+  context.unsubscribable && context.priority !== 'critical' && context.category !== null;
+
+/** The reason of a delivery the suppression list stopped. */
+export const suppressionListReason = (category: string): string =>
+  `unsubscribed from category ${category} (suppression list)`;
+
+/**
+ * The email addresses of a page of recipients that the suppression list must be asked about: each
+ * email row's address and the recipient's email override (lowercased, as the list keeps them).
+ */
+export function emailAddressesToCheck(
+  rows: readonly PolicyRow[],
+  preferences: ReadonlyMap<string, { own: PreferencesDocument | null }>,
+): string[] {
+  const addresses = new Set<string>();
+  for (const row of rows) {
+    if (row.channel !== 'email') continue;
+    if (row.address) addresses.add(row.address.toLowerCase());
+    const override = preferences.get(row.externalId)?.own?.emailOverride;
+    if (override) addresses.add(override.toLowerCase());
+  }
+  return [...addresses];
 }
 
 /**
- * One recipient's pending deliveries of a notification, decided in order: preferences (opt-outs,
- * filters, email override), then the digest (non-critical events the recipient takes as a digest
- * become digest items), then failover (only the first usable channel of the recipient's chain goes
- * now; the others wait as standbys).
+ * One recipient's pending deliveries of a notification, decided in order: preferences (unsubscribes,
+ * opt-outs, filters, email override) and the suppression list, then the digest (non-critical events
+ * the recipient takes as a digest become digest items), then failover (only the first usable channel
+ * of the recipient's chain goes now; the others wait as standbys). What a policy refuses ends
+ * `suppressed` with the reason; `suppressedAddresses` are the page's addresses on the suppression list.
  */
 export function decideForRecipient(
   rows: PolicyRow[],
   preferences: { own: PreferencesDocument | null; groups: readonly PreferencesDocument[] },
   context: PolicyContext,
+  suppressedAddresses: ReadonlySet<string> = new Set(),
 ): PolicyOutcome[] {
   const outcomes = rows.map((row): PolicyOutcome => {
     const decision = resolveChannelDecision({
@@ -34,8 +64,15 @@ export function decideForRecipient(
       address: row.address || null,
     });
     if (!decision.send)
-      return { id: row.id, status: 'skipped', reason: decision.reason, address: row.address };
+      return { id: row.id, status: 'suppressed', reason: decision.reason, address: row.address };
     const address = decision.address ?? row.address;
+    if (
+      row.channel === 'email' &&
+      unsubscribesApply(context) &&
+      suppressedAddresses.has(address.toLowerCase())
+    ) {
+      return { id: row.id, status: 'suppressed', reason: suppressionListReason(context.category), address };
+    }
     if (takesAsDigest(row, context) && DIGESTIBLE.includes(row.channel)) {
       return { id: row.id, status: 'digested', reason: 'in the next digest', address };
     }
@@ -66,8 +103,8 @@ function takesAsDigest(row: PolicyRow, context: PolicyContext): boolean {
 
 /**
  * The standby to wake in a recipient's chain: walking the chain in order, past failed links and
- * channels that cannot be used (no address, opted out), the first standby; none while a link is
- * still going out or has gone out.
+ * channels that cannot be used (no address: skipped; opted out or unsubscribed: suppressed), the
+ * first standby; none while a link is still going out or has gone out.
  */
 export function nextInChain(chain: FailoverChain): { id: string; failoverFrom: ChannelName } | null {
   let lastFailed: ChannelName | null = null;
@@ -81,7 +118,7 @@ export function nextInChain(chain: FailoverChain): { id: string; failoverFrom: C
     if (row.status === 'skipped' && row.error?.startsWith(STANDBY)) {
       return lastFailed ? { id: row.id, failoverFrom: lastFailed } : null;
     }
-    if (row.status === 'skipped') continue;
+    if (row.status === 'skipped' || row.status === 'suppressed') continue;
     return null;
   }
   return null;

@@ -9,7 +9,8 @@
  *     "category:jobs": { "enabled": false },
  *     "job.failed": { "enabled": true, "channels": { "sms": true }, "filters": { "jobType": ["backup", "sync"] } }
  *   },
- *   "emailOverride": "alerts@example.com"
+ *   "emailOverride": "alerts@example.com",
+ *   "unsubscribed": { "email": ["marketing"] }
  * }
  * ```
  * - `channels`: switches for every event, by channel name.
@@ -17,12 +18,19 @@
  *   `enabled` (false mutes it), `channels` (switches for this event or category only) and `filters`
  *   (top-level data attribute → allowed values).
  * - `emailOverride`: email goes to this address instead of the recipient's own.
+ * - `unsubscribed.email`: categories the recipient unsubscribed from on email, usually with the one-click
+ *   link in a message (RFC 8058, api/routes/unsubscribe.ts); only the recipient's own document has it.
  *
  * Resolution order, for one recipient, one notification and one channel:
  *
  * 1. **Critical.** A `critical` notification is sent on every channel it asks for, whatever the
- *    opt-outs and filters say; only the email override still applies.
- * 2. **Rules, most specific first.** The first level that decides wins:
+ *    opt-outs, unsubscribes and filters say; only the email override still applies. (Its email carries
+ *    no unsubscribe link either: one cannot opt out of what always arrives.)
+ * 2. **Unsubscribed.** On email, a category in `unsubscribed.email` is an opt-out that nothing below
+ *    overrides (no `enabled: true`, no group default): the person said "no more of these" to the mail
+ *    itself. Events whose manifest says `unsubscribe: false` (password resets, security alerts) are
+ *    exempt: they carry no link and still arrive.
+ * 3. **Rules, most specific first.** The first level that decides wins:
  *    1. the recipient's rule for the event: `events[event].channels[channel]`, then `events[event].enabled`;
  *    2. the groups' rules for the event (same two);
  *    3. the recipient's rule for the category: `events["category:<c>"].channels[channel]`, then `.enabled`;
@@ -39,17 +47,17 @@
  *    and a group's channel switch for an event beats the recipient's global switch for that channel.
  *    Among groups at one level, a group that enables wins over groups that disable; the order of the
  *    groups never changes the outcome.
- * 3. **Default.** When no level decides, send.
- * 4. **Filters.** When the outcome is "send", the filters of the most specific rule that has `filters`
+ * 4. **Default.** When no level decides, send.
+ * 5. **Filters.** When the outcome is "send", the filters of the most specific rule that has `filters`
  *    (same order: the recipient's event rule, the groups' event rules, the recipient's category rule,
  *    the groups' category rules) must all match: the data attribute's value must be one of the allowed
  *    values, compared exactly (an array value matches when any element does; a missing attribute does
  *    not). Among groups at one level, matching any one group's filters is enough. `filters: {}` on an
  *    event lifts its category's filters.
- * 5. **Address.** On the email channel the recipient's `emailOverride`, when set, replaces their email
+ * 6. **Address.** On the email channel the recipient's `emailOverride`, when set, replaces their email
  *    address (also for critical notifications); on other channels it does nothing.
  *
- * Reasons for not sending: `opted out of job.failed`, `opted out of sms for job.failed`,
+ * Reasons for not sending: `unsubscribed from category jobs`, `opted out of job.failed`, `opted out of sms for job.failed`,
  * `opted out of category jobs`, `opted out of sms for category jobs`, `opted out of sms`,
  * `filtered out: jobType not in [backup, sync]`; ` (group default)` is appended when a group decided.
  *
@@ -83,6 +91,8 @@ export interface PreferencesDocument {
   events?: Record<string, EventRule>;
   /** Email goes here instead of the recipient's own address; null or absent: no override. */
   emailOverride?: string | null;
+  /** Categories unsubscribed from, per channel (email only, for now); only a recipient's own document. */
+  unsubscribed?: { email?: string[] };
 }
 
 /** The prefix of an `events` key naming a category rather than an event. */
@@ -128,16 +138,36 @@ export const PreferencesSchema = z
       .refine((events) => Object.keys(events).length <= 500, 'at most 500 event rules')
       .optional(),
     emailOverride: z.email({ message: 'not a valid email address' }).max(320).nullable().optional(),
+    unsubscribed: z
+      .object({
+        email: z
+          .array(z.string().min(1).max(100), { error: 'must be an array of category names' })
+          .max(200)
+          .optional()
+          .meta({ description: "categories (a manifest's `category`) unsubscribed from on email" }),
+      })
+      .strict()
+      .optional(),
   })
   .strict() satisfies z.ZodType<PreferencesDocument>;
 
-/** A group's defaults: the same document without `emailOverride`, which only a recipient can have. */
-export const GroupPreferencesSchema = z.strictObject(PreferencesSchema.omit({ emailOverride: true }).shape, {
-  error: (issue) =>
-    issue.code === 'unrecognized_keys' && issue.keys.includes('emailOverride')
-      ? "emailOverride: a group's defaults cannot override its members' email addresses"
-      : undefined,
-}) satisfies z.ZodType<PreferencesDocument>;
+/**
+ * A group's defaults: the same document without `emailOverride` and `unsubscribed`, which only a
+ * recipient can have (a group cannot unsubscribe its members).
+ */
+export const GroupPreferencesSchema = z.strictObject(
+  PreferencesSchema.omit({ emailOverride: true, unsubscribed: true }).shape,
+  {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      if (issue.keys.includes('emailOverride'))
+        return "emailOverride: a group's defaults cannot override its members' email addresses";
+      if (issue.keys.includes('unsubscribed'))
+        return 'unsubscribed: only a recipient unsubscribes, a group cannot do it for its members';
+      return undefined;
+    },
+  },
+) satisfies z.ZodType<PreferencesDocument>;
 
 /** Everything `resolveChannelDecision` needs about one recipient, one notification and one channel. */
 export interface ChannelDecisionInput {
@@ -153,6 +183,8 @@ export interface ChannelDecisionInput {
   channel: ChannelName;
   /** The recipient's own address on this channel (email, phone…), or null when they have none. */
   address: string | null;
+  /** false when the event's manifest says `unsubscribe: false`: unsubscribes do not apply to it. */
+  unsubscribable?: boolean;
 }
 
 /**
@@ -199,7 +231,7 @@ function rulesFor(docs: readonly PreferencesDocument[], key: string): EventRule[
   });
 }
 
-/** Steps 2 and 3 of the resolution order: true (send), a reason (opted out), or null (nobody decided). */
+/** Steps 3 and 4 of the resolution order: true (send), a reason (opted out), or null (nobody decided). */
 function decideBySwitches(
   levels: readonly RuleLevel[],
   globals: readonly { docs: readonly PreferencesDocument[]; suffix: string }[],
@@ -220,7 +252,7 @@ function decideBySwitches(
   return null;
 }
 
-/** Step 4: why the most specific filters reject the data, or null when they pass (or there are none). */
+/** Step 5: why the most specific filters reject the data, or null when they pass (or there are none). */
 function filterReason(levels: readonly RuleLevel[], data: Readonly<Record<string, unknown>>): string | null {
   for (const { rules, suffix } of levels) {
     const mismatches = rules.flatMap((rule) => (rule.filters ? [filterMismatch(rule.filters, data)] : []));
@@ -230,6 +262,15 @@ function filterReason(levels: readonly RuleLevel[], data: Readonly<Record<string
   return null;
 }
 
+/** Step 2: whether the recipient unsubscribed from this category on email. */
+function isUnsubscribed(
+  own: PreferencesDocument | null,
+  category: string | null,
+  unsubscribable = true,
+): category is string {
+  return unsubscribable && category !== null && (own?.unsubscribed?.email ?? []).includes(category);
+}
+
 /** Decides whether one recipient gets one notification on one channel, and at which address. */
 export function resolveChannelDecision(input: ChannelDecisionInput): ChannelDecision {
   const { own, groups, event, category, channel } = input;
@@ -237,6 +278,8 @@ export function resolveChannelDecision(input: ChannelDecisionInput): ChannelDeci
   const address = override ?? input.address ?? undefined;
   const send: ChannelDecision = address === undefined ? { send: true } : { send: true, address };
   if (input.priority === 'critical') return send;
+  if (channel === 'email' && isUnsubscribed(own, category, input.unsubscribable))
+    return { send: false, reason: `unsubscribed from category ${category}` };
 
   const ownDocs = own ? [own] : [];
   const levels: RuleLevel[] = [

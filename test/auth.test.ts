@@ -11,11 +11,16 @@ import { vapid } from './support/push-service';
 import { startStack, uniq, waitForNotification, type ApiResponse, type Stack } from './support/stack';
 
 /** /v1 operations that prove themselves without a key (in the document with `security: []`). */
-const PUBLIC_OPERATIONS = new Set(['POST /v1/providers/twilio/status']);
-/** /v1 routes that are deliberately not in the document: the signed acknowledgement link (an HTML page). */
+const PUBLIC_OPERATIONS = new Set(['POST /v1/providers/twilio/status', 'POST /v1/unsubscribe/{token}']);
+/**
+ * /v1 routes that are deliberately not in the document: the signed acknowledgement link and the
+ * unsubscribe link's page and resubscribe button (HTML pages for people).
+ */
 const UNDOCUMENTED_PUBLIC = new Set([
   'GET /v1/notifications/{id}/ack-link',
   'POST /v1/notifications/{id}/ack-link',
+  'GET /v1/unsubscribe/{token}',
+  'POST /v1/unsubscribe/{token}/resubscribe',
 ]);
 
 interface Operation {
@@ -294,6 +299,21 @@ describe('authentication and scopes', () => {
       expect(acked.status).toBe(200);
       expect(await acked.text()).toContain('Acknowledged');
       expect((await waitForNotification(stack, created.body.id)).status).toBe('completed');
+    });
+
+    it.each([
+      ['GET', '/v1/unsubscribe/bm90LWEtdG9rZW4'],
+      ['POST', '/v1/unsubscribe/bm90LWEtdG9rZW4'],
+      ['POST', '/v1/unsubscribe/bm90LWEtdG9rZW4/resubscribe'],
+    ])('%s %s needs no key (it checks its own signed token)', async (method, path) => {
+      const response = await fetch(`${stack.baseUrl}${path}`, {
+        method,
+        headers: method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+        body: method === 'POST' ? 'List-Unsubscribe=One-Click' : undefined,
+      });
+      // The token check answers, not the key check (test/unsubscribe.test.ts has the genuine ones).
+      expect(response.status).toBe(403);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_token');
     });
 
     it('the Twilio callback needs no key (it checks its own signature)', async () => {

@@ -25,8 +25,8 @@ const matrix: Case[] = [
   {
     name: 'event opt-out',
     own: { events: { 'ticket.assigned': { enabled: false } } },
-    email: { status: 'skipped', error: 'opted out of ticket.assigned' },
-    inapp: { status: 'skipped', error: 'opted out of ticket.assigned' },
+    email: { status: 'suppressed', error: 'opted out of ticket.assigned' },
+    inapp: { status: 'suppressed', error: 'opted out of ticket.assigned' },
   },
   {
     name: 'event opt-out, critical',
@@ -38,7 +38,7 @@ const matrix: Case[] = [
   {
     name: 'channel opt-out',
     own: { channels: { email: false } },
-    email: { status: 'skipped', error: 'opted out of email' },
+    email: { status: 'suppressed', error: 'opted out of email' },
     inapp: { status: 'sent' },
   },
   {
@@ -52,13 +52,13 @@ const matrix: Case[] = [
     name: 'per-event channel opt-out',
     own: { events: { 'ticket.assigned': { channels: { inapp: false } } } },
     email: { status: 'sent' },
-    inapp: { status: 'skipped', error: /opted out of inapp for ticket.assigned/ },
+    inapp: { status: 'suppressed', error: /opted out of inapp for ticket.assigned/ },
   },
   {
     name: 'category opt-out',
     own: { events: { 'category:tickets': { enabled: false } } },
-    email: { status: 'skipped', error: 'opted out of category tickets' },
-    inapp: { status: 'skipped', error: 'opted out of category tickets' },
+    email: { status: 'suppressed', error: 'opted out of category tickets' },
+    inapp: { status: 'suppressed', error: 'opted out of category tickets' },
   },
   {
     name: 'email override',
@@ -86,8 +86,8 @@ const matrix: Case[] = [
     own: { events: { 'job.failed': { filters: { jobType: ['backup', 'sync'] } } } },
     event: 'job.failed',
     data: { ...job, jobType: 'discovery' },
-    email: { status: 'skipped', error: /^filtered out: jobType/ },
-    inapp: { status: 'skipped', error: /^filtered out: jobType/ },
+    email: { status: 'suppressed', error: /^filtered out: jobType/ },
+    inapp: { status: 'suppressed', error: /^filtered out: jobType/ },
   },
   {
     name: 'attribute filter does not match, critical',
@@ -101,8 +101,8 @@ const matrix: Case[] = [
   {
     name: 'group default opts out',
     group: { events: { 'ticket.assigned': { enabled: false } } },
-    email: { status: 'skipped', error: /opted out of ticket.assigned \(group default\)/ },
-    inapp: { status: 'skipped', error: /group default/ },
+    email: { status: 'suppressed', error: /opted out of ticket.assigned \(group default\)/ },
+    inapp: { status: 'suppressed', error: /group default/ },
   },
   {
     name: 'group default for the event beats the recipient muting its category (admins get every failure)',

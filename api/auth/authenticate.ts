@@ -9,9 +9,14 @@ import { enforceRateLimit } from './rate-limit';
 
 /**
  * `/v1` routes that check a credential of their own instead of a key: the signed acknowledgement
- * link (its HMAC) and Twilio's status callback (`X-Twilio-Signature`).
+ * link (its HMAC), Twilio's status callback (`X-Twilio-Signature`) and the one-click unsubscribe
+ * link (its signed token; RFC 8058 allows nothing more).
  */
-const SELF_AUTHENTICATED = [/^\/v1\/notifications\/[^/]+\/ack-link$/, /^\/v1\/providers\/twilio\/status$/];
+const SELF_AUTHENTICATED = [
+  /^\/v1\/notifications\/[^/]+\/ack-link$/,
+  /^\/v1\/providers\/twilio\/status$/,
+  /^\/v1\/unsubscribe\/[^/]+(\/resubscribe)?$/,
+];
 
 /**
  * EventSource cannot set headers, so the live inbox also takes its token as `?token=`: an end-user

@@ -23,8 +23,9 @@ import { errorResponse, groupKeyParam, identifier, jsonBody, jsonResponse } from
 const Preferences = PreferencesSchema.meta({
   id: 'Preferences',
   description:
-    'Channel switches, rules per event key or `category:<name>` (enabled, channels, filters), and an email ' +
-    'override. The resolution order is in the README.',
+    'Channel switches, rules per event key or `category:<name>` (enabled, channels, filters), an email ' +
+    'override, and `unsubscribed.email`: the categories unsubscribed from on email (what the one-click links in ' +
+    'messages write; remove one here to resubscribe). The resolution order is in the README.',
   example: {
     channels: { sms: false },
     events: {
@@ -148,7 +149,7 @@ export const preferenceRoutes = new OpenAPIHono<AppEnv>()
   .openapi(putRoute, async (c) => {
     const { externalId } = c.req.valid('param');
     const input = c.req.valid('json');
-    checkEventKeys(c.var.deps.templates, input);
+    checkEventKeys(await c.var.deps.templates.forTenant(c.var.deps.db, c.var.tenantId), input);
     const document = await putPreferences(c.var.deps.db, c.var.tenantId, externalId, input);
     if (!document) throw notFound(`recipient ${externalId}`);
     return c.json(document, 200);
@@ -162,7 +163,7 @@ export const preferenceRoutes = new OpenAPIHono<AppEnv>()
   .openapi(putGroupRoute, async (c) => {
     const { key } = c.req.valid('param');
     const input = c.req.valid('json');
-    checkEventKeys(c.var.deps.templates, input);
+    checkEventKeys(await c.var.deps.templates.forTenant(c.var.deps.db, c.var.tenantId), input);
     const document = await putGroupPreferences(c.var.deps.db, c.var.tenantId, key, input);
     if (!document) throw notFound(`group ${key}`);
     return c.json(document, 200);

@@ -7,6 +7,7 @@ export async function tenantHasPolicies(db: Queryable, tenantId: string): Promis
     `SELECT EXISTS (SELECT 1 FROM preferences WHERE tenant_id = $1)
          OR EXISTS (SELECT 1 FROM group_preferences WHERE tenant_id = $1)
          OR EXISTS (SELECT 1 FROM recipients WHERE tenant_id = $1 AND (digest IS NOT NULL OR failover IS NOT NULL))
+         OR EXISTS (SELECT 1 FROM email_suppressions WHERE tenant_id = $1)
        AS any`,
     [tenantId],
   );
@@ -69,8 +70,11 @@ export async function policyRowsPage(
 
 export interface PolicyOutcome {
   id: string;
-  /** `skipped` with a reason, `digested`, or still `pending` (perhaps at another address). */
-  status: 'pending' | 'skipped' | 'digested';
+  /**
+   * `suppressed` with a reason (a policy refused it), `skipped` (a failover standby), `digested`, or
+   * still `pending` (perhaps at another address).
+   */
+  status: 'pending' | 'skipped' | 'suppressed' | 'digested';
   reason: string | null;
   address: string;
 }
