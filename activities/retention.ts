@@ -1,3 +1,4 @@
+import { deleteExpiredRuleRows } from '../db/queries/dedupe-throttle';
 import type { ActivityDeps } from './notifications';
 
 export type RetentionTable = 'inbox' | 'deliveries';
@@ -27,6 +28,13 @@ export function createRetentionActivities(deps: Pick<ActivityDeps, 'db'>) {
 
   /** One batch; returns how many rows it deleted (fewer than batchSize: nothing left). */
   async function deleteRetentionBatch(input: RetentionBatchInput): Promise<number> {
+    // Expired dedupe claims and throttle windows go with the deliveries (a reused key would only
+    // overwrite its own row); bounded, so one call stays short, and the next night takes the rest.
+    if (input.table === 'deliveries') {
+      for (let round = 0; round < 100; round++) {
+        if ((await deleteExpiredRuleRows(db, input.batchSize)) === 0) break;
+      }
+    }
     const result = await db.query(BATCH_SQL[input.table], [input.olderThan, input.batchSize]);
     return result.rowCount ?? 0;
   }
