@@ -13,6 +13,8 @@ import {
   type DigestRecipient,
 } from '../db/queries/digests';
 import type { RenderedEmail } from '../templates/registry';
+import { resolveBrand } from '../common/settings/brand';
+import { getTenantSetting } from '../db/queries/tenant-settings';
 import type { ActivityDeps } from './notifications';
 
 /** The template a digest is rendered with (templates/digest/). */
@@ -164,20 +166,32 @@ export function createDigestActivities(deps: ActivityDeps) {
       const id = digestId(recipient.tenantId, recipient.externalId, ids);
       const groups = groupDigestItems(items);
       const count = groups.reduce((n, g) => n + g.count, 0);
+      // The tenant's own digest variants and brand, as for its notifications.
+      const tenantTemplates = await templates.forTenant(client, recipient.tenantId);
+      const brand = resolveBrand(
+        (await getTenantSetting(client, recipient.tenantId, 'brand'))?.config,
+        brandName,
+      );
       const context = {
         data: {
           count,
           eventsSummary: groups.map((g) => `${g.event} (${g.count})`).join(', '),
           groups,
         },
-        recipient: { name: recipient.name, email, externalId: recipient.externalId },
-        brand: { name: brandName },
+        recipient: {
+          name: recipient.name,
+          email,
+          externalId: recipient.externalId,
+          locale: brand.defaultLocale,
+          timezone: recipient.timezone,
+        },
+        brand,
         notification: { id, event: DIGEST_EVENT, priority: 'normal' },
       };
       if (!email) {
         let card;
         try {
-          card = templates.renderInapp(DIGEST_EVENT, context);
+          card = tenantTemplates.renderInapp(DIGEST_EVENT, context);
         } catch (error) {
           return { error: `render: ${error instanceof Error ? error.message : String(error)}` };
         }
@@ -201,7 +215,7 @@ export function createDigestActivities(deps: ActivityDeps) {
       }
       let content: RenderedEmail;
       try {
-        content = channels.email.render(templates, DIGEST_EVENT, context) as RenderedEmail;
+        content = channels.email.render(tenantTemplates, DIGEST_EVENT, context) as RenderedEmail;
       } catch (error) {
         // One recipient's broken data must not hold up the run; the items wait for the next one.
         return { error: `render: ${error instanceof Error ? error.message : String(error)}` };

@@ -1,6 +1,7 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { ackLink } from '../common/ack-link';
+import { deliveryUnsubscribeUrl, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
 import { ERROR_TYPES } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { defaultMetrics, type HeraldMetrics } from '../common/metrics';
@@ -14,7 +15,15 @@ import {
   type PolicyRow,
 } from '../db/queries/policies';
 import { loadPreferencesFor } from '../db/queries/preferences';
-import { decideForRecipient, nextInChain } from './policies';
+import {
+  decideForRecipient,
+  emailAddressesToCheck,
+  nextInChain,
+  suppressionListReason,
+  unsubscribesApply,
+} from './policies';
+import { suppressedAddresses, suppressRawEmailDeliveries } from '../db/queries/suppressions';
+import { createDedupeThrottleStep } from './dedupe-throttle';
 import type {
   Audience,
   ChannelName,
@@ -38,12 +47,16 @@ import {
   skipOpenDeliveries,
 } from '../db/queries/deliveries';
 import { markNotificationFinished, markNotificationRunning } from '../db/queries/notifications';
+import { getTenantSetting } from '../db/queries/tenant-settings';
+import { resolveBrand } from '../common/settings/brand';
 import type { TemplateRegistry } from '../templates/registry';
 import type { ChannelRegistry, SendFailure } from './channels/types';
 
 export interface ActivityDeps {
   /** PUBLIC_BASE_URL and HERALD_SECRET_KEY, when both are set: messages that can escalate link to an ack. */
   ackLinks?: { baseUrl: string; key: Buffer; ttlSeconds?: number };
+  /** The same two: email carries one-click unsubscribe links (List-Unsubscribe, the layout's footer). */
+  unsubscribeLinks?: UnsubscribeLinkSettings;
   db: Pool;
   templates: TemplateRegistry;
   channels: ChannelRegistry;
@@ -94,10 +107,13 @@ export function createNotificationActivities(deps: ActivityDeps) {
   const { db, templates, channels } = deps;
   const metrics = deps.metrics ?? defaultMetrics();
   const log = createLogger('activities');
+  const applyDedupeAndThrottle = createDedupeThrottleStep({ db, templates });
 
   /** Resolves the audience into delivery-log rows and splits the open ones into batches. */
   async function prepareDeliveries(input: PrepareInput): Promise<PrepareResult> {
     const { request } = input;
+    // The tenant's view: its own events have channels too.
+    const templates = await deps.templates.forTenant(db, input.tenantId);
     const level = input.level ?? 0;
     const to = input.to ?? request.to;
     const groupKeys = [...new Set((await resolveGroupRefs(db, input.tenantId, to.groups ?? [])).values())];
@@ -116,6 +132,12 @@ export function createNotificationActivities(deps: ActivityDeps) {
       level,
     });
     await applyRecipientPolicies(input.notificationId, input.tenantId, level, request);
+    await applyDedupeAndThrottle({
+      notificationId: input.notificationId,
+      tenantId: input.tenantId,
+      level,
+      request,
+    });
     const bypass =
       request.priority === 'critical' || (request.priority === 'high' && input.quietHoursBypassHigh);
     if (!bypass) await deferForQuietHours(input.notificationId, level, Date.now());
@@ -148,13 +170,20 @@ export function createNotificationActivities(deps: ActivityDeps) {
     level: number,
     request: NotificationRequest,
   ): Promise<void> {
+    const manifest = (await deps.templates.forTenant(db, tenantId)).manifest(request.event);
     const context = {
       event: request.event,
-      category: templates.manifest(request.event)?.category ?? null,
+      category: manifest?.category ?? null,
       priority: request.priority,
       data: request.data,
+      unsubscribable: manifest?.unsubscribe ?? true,
     };
     if (!(await tenantHasPolicies(db, tenantId))) return;
+    // Raw addresses have no other policy (and no failover chain): the suppression list alone decides.
+    if (unsubscribesApply(context)) {
+      const reason = suppressionListReason(context.category);
+      await suppressRawEmailDeliveries(db, notificationId, level, context.category, reason);
+    }
     let after = '';
     for (;;) {
       const rows = await policyRowsPage(db, notificationId, level, after, 500);
@@ -164,8 +193,16 @@ export function createNotificationActivities(deps: ActivityDeps) {
         byRecipient.set(row.externalId, [...(byRecipient.get(row.externalId) ?? []), row]);
       const preferences = await loadPreferencesFor(db, tenantId, [...byRecipient.keys()]);
       const addressOf = new Map(rows.map((r) => [r.id, r.address]));
+      const suppressed = unsubscribesApply(context)
+        ? await suppressedAddresses(db, tenantId, emailAddressesToCheck(rows, preferences), context.category)
+        : new Set<string>();
       const outcomes = [...byRecipient].flatMap(([externalId, own]) =>
-        decideForRecipient(own, preferences.get(externalId) ?? { own: null, groups: [] }, context),
+        decideForRecipient(
+          own,
+          preferences.get(externalId) ?? { own: null, groups: [] },
+          context,
+          suppressed,
+        ),
       );
       // Most rows stay pending at their address: only the changed ones are written.
       const changed = outcomes.filter((o) => o.status !== 'pending' || o.address !== addressOf.get(o.id));
@@ -239,6 +276,10 @@ export function createNotificationActivities(deps: ActivityDeps) {
     const workflowId = ctx.info.workflowExecution?.workflowId;
     const channelName = input.range.channel;
     const rows = await openDeliveriesInRange(db, input.notificationId, input.range.channel, input.range);
+    // Per batch, not per row: the tenant's templates (compiled once per version) and its brand.
+    const templates = await deps.templates.forTenant(db, input.tenantId);
+    const brand = resolveBrand((await getTenantSetting(db, input.tenantId, 'brand'))?.config, deps.brandName);
+    const manifest = templates.manifest(input.event);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
     /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
@@ -259,6 +300,15 @@ export function createNotificationActivities(deps: ActivityDeps) {
       if (ctx.cancellationSignal.aborted) return;
       // The heartbeat that brings a cancel can be throttled for many seconds; the log cannot be.
       if (!(await claimDelivery(db, row.id))) return;
+      const unsubscribeUrl = deliveryUnsubscribeUrl(deps.unsubscribeLinks, {
+        tenantId: input.tenantId,
+        channel: channelName,
+        priority: input.priority,
+        category: manifest?.category ?? null,
+        unsubscribable: manifest?.unsubscribe ?? true,
+        externalId: row.externalId,
+        address: row.address,
+      });
       let content: unknown;
       try {
         content = channel.render(templates, input.event, {
@@ -267,8 +317,10 @@ export function createNotificationActivities(deps: ActivityDeps) {
             name: row.recipientName,
             email: input.range.channel === 'email' ? row.address : null,
             externalId: row.externalId,
+            locale: row.locale ?? brand.defaultLocale,
+            timezone: row.timezone,
           },
-          brand: { name: deps.brandName },
+          brand,
           notification: { id: input.notificationId, event: input.event, priority: input.priority },
           ackUrl:
             input.ackable && deps.ackLinks && row.externalId
@@ -276,6 +328,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
                   ttlSeconds: deps.ackLinks.ttlSeconds,
                 })
               : undefined,
+          unsubscribeUrl,
         });
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -297,6 +350,7 @@ export function createNotificationActivities(deps: ActivityDeps) {
             address: row.address,
             recipientName: row.recipientName,
             data: input.data,
+            unsubscribeUrl,
           },
           content,
         );

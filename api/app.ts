@@ -12,6 +12,7 @@ import { formatPath, HttpError, validationFailed } from './errors';
 import { metricsHandler, metricsMiddleware } from './metrics';
 import { defaultMetrics } from '../common/metrics';
 import { deadlineRoutes } from './routes/deadlines';
+import { eventRoutes } from './routes/events';
 import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { notificationRoutes } from './routes/notifications';
@@ -21,7 +22,11 @@ import { scheduleRoutes } from './routes/schedules';
 import { inboxRoutes } from './routes/inbox';
 import { pushRoutes } from './routes/push';
 import { ackLinkRoutes } from './routes/ack-link';
+import { unsubscribeRoutes } from './routes/unsubscribe';
 import { settingsRoutes } from './routes/settings';
+import { smtpSettingsRoutes } from './routes/settings-smtp';
+import { twilioSettingsRoutes } from './routes/settings-twilio';
+import { brandSettingsRoutes } from './routes/settings-brand';
 import { templateRoutes } from './routes/templates';
 import { twilioRoutes } from './routes/twilio';
 import { webhookRoutes } from './routes/webhooks';
@@ -153,12 +158,17 @@ export function createApp(deps: ApiDeps) {
     .route('/', groupRoutes)
     .route('/', preferenceRoutes)
     .route('/', templateRoutes)
+    .route('/', eventRoutes)
     .route('/', pushRoutes)
     .route('/', inboxRoutes)
     .route('/', twilioRoutes)
     .route('/', webhookRoutes)
     .route('/', settingsRoutes)
+    .route('/', smtpSettingsRoutes)
+    .route('/', twilioSettingsRoutes)
+    .route('/', brandSettingsRoutes)
     .route('/', ackLinkRoutes)
+    .route('/', unsubscribeRoutes)
     .route('/', deadlineRoutes)
     .route('/', scheduleRoutes)
     .route('/', apiKeyRoutes)

@@ -15,10 +15,14 @@ const schema = z.object({
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   PUBLIC_BASE_URL: z.string().url().optional(),
   BRAND_NAME: z.string().default('Herald'),
+  /** Your app's page where people manage their notification preferences; the unsubscribe page links to it. */
+  PREFERENCES_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Web push: the public half of the VAPID key pair, served to browsers. */
   VAPID_PUBLIC_KEY: z.string().optional(),
   /** Twilio: verifies X-Twilio-Signature on status callbacks. */
   TWILIO_AUTH_TOKEN: z.string().optional(),
+  /** Twilio: another host for the Twilio API (a proxy, a test double), as the worker's; used by POST /v1/settings/twilio/test. */
+  TWILIO_API_BASE_URL: z.string().url().optional(),
   /**
    * Development only: `loopback` lets push and webhook URLs point at 127.0.0.1/::1 over http or https.
    * Private, link-local and other special addresses stay refused whatever this says.
@@ -31,6 +35,8 @@ const schema = z.object({
     .string()
     .refine(isValidSecretKey, 'must be 32 bytes, written as 64 hex digits or as base64')
     .optional(),
+  /** true: tenants must bring their own SMTP server (PUT /v1/settings/smtp); SMTP_URL is never used for them. */
+  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import { dedupeRuleSchema, throttleRuleSchema } from '../common/dedupe-rules';
+import { isLocaleTag } from '../common/locale';
 import { CHANNELS, DELIVERY_STATUSES, PRIORITIES } from '../common/types';
 
 /** Header values and ids must never carry CR/LF (header injection). */
@@ -59,40 +61,52 @@ const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such
 
 const TO_LISTS = ['recipients', 'groups', 'emails', 'phones'] as const;
 
+/** Who a notification reaches; one of the lists must have an entry. */
+export const AudienceSchema = z
+  .object({
+    recipients: z
+      .array(z.string().min(1).max(255))
+      .max(10_000)
+      .optional()
+      .openapi({ example: ['tech-42'] }),
+    groups: z
+      .array(z.string().min(1).max(255))
+      .max(100)
+      .optional()
+      .openapi({ example: ['Technical Admin'] }),
+    emails: z
+      .array(email)
+      .max(1_000)
+      .optional()
+      .openapi({ example: ['ops@example.com'] }),
+    phones: z
+      .array(e164)
+      .max(1_000)
+      .optional()
+      .openapi({ example: ['+263771234567'] }),
+  })
+  .strict()
+  .refine((to) => Object.values(to).some((list) => list && list.length > 0), {
+    message: 'name at least one recipient, group, email or phone',
+  })
+  // What the refinement checks, said in the document: one of the lists has an entry.
+  .openapi({
+    anyOf: TO_LISTS.map((list) => ({ required: [list], properties: { [list]: { minItems: 1 } } })),
+  });
+
 export const NotificationRequestSchema = z
   .object({
     event: z.string().min(1).max(200).openapi({ example: 'ticket.assigned' }),
-    to: z
-      .object({
-        recipients: z
-          .array(z.string().min(1).max(255))
-          .max(10_000)
-          .optional()
-          .openapi({ example: ['tech-42'] }),
-        groups: z
-          .array(z.string().min(1).max(255))
-          .max(100)
-          .optional()
-          .openapi({ example: ['Technical Admin'] }),
-        emails: z
-          .array(email)
-          .max(1_000)
-          .optional()
-          .openapi({ example: ['ops@example.com'] }),
-        phones: z
-          .array(e164)
-          .max(1_000)
-          .optional()
-          .openapi({ example: ['+263771234567'] }),
-      })
-      .strict()
-      .refine((to) => Object.values(to).some((list) => list && list.length > 0), {
-        message: 'name at least one recipient, group, email or phone',
-      })
-      // What the refinement checks, said in the document: one of the lists has an entry.
-      .openapi({
-        anyOf: TO_LISTS.map((list) => ({ required: [list], properties: { [list]: { minItems: 1 } } })),
-      }),
+    // Optional: left out, the event's default audience (its routing) is the audience.
+    to: AudienceSchema.optional().openapi({
+      description:
+        "Who gets it. Leave it out to send to the event's default audience (`PUT /v1/events/{event}/routing`); " +
+        'without `to`, an event with no default audience is a 422 naming `to`.',
+    }),
+    includeDefaults: z.boolean().optional().openapi({
+      description:
+        "With `to`: the event's default audience gets it too (each person once); no default audience: just `to`.",
+    }),
     data: z
       .record(z.string(), z.unknown())
       .default({})
@@ -131,6 +145,19 @@ export const NotificationRequestSchema = z
         },
       }),
     idempotencyKey: z.string().min(1).max(255).refine(noCrlf, 'must not contain line breaks').optional(),
+    // Replace the event manifest's rules; the key is Liquid over `data`, checked by rendering it (422).
+    dedupe: dedupeRuleSchema.optional().openapi({ example: { key: '{{ ticketId }}', window: '10m' } }),
+    throttle: throttleRuleSchema.optional().openapi({ example: { max: 5, per: '1h' } }),
+    locale: z
+      .string()
+      .max(35)
+      .refine(isLocaleTag, 'must be a BCP 47 language tag such as fr or pt-BR')
+      .optional()
+      .openapi({
+        example: 'fr',
+        description:
+          "the language for raw addresses and recipients without a locale of their own; absent: the tenant's default",
+      }),
   })
   .strict()
   .openapi('NotificationRequest');
@@ -343,7 +370,13 @@ export const RecipientInputSchema = z
       .nullable()
       .optional()
       .openapi({ example: 'Africa/Harare' }),
-    locale: z.string().max(35).nullable().optional(),
+    locale: z
+      .string()
+      .max(35)
+      .refine(isLocaleTag, 'must be a BCP 47 language tag such as fr or pt-BR')
+      .nullable()
+      .optional()
+      .openapi({ example: 'fr-CA' }),
     quietHours: z.object({ start: hhmm, end: hhmm }).strict().nullable().optional(),
     digest: z
       .object({
@@ -438,7 +471,11 @@ export const PreviewRequestSchema = z
       .record(z.string(), z.unknown())
       .optional()
       .openapi({ description: "defaults to the template's sample data" }),
-    locale: z.string().max(35).optional(),
+    locale: z
+      .string()
+      .max(35)
+      .refine(isLocaleTag, 'must be a BCP 47 language tag such as fr or pt-BR')
+      .optional(),
     recipient: z.object({ name: z.string().optional(), email: z.string().optional() }).optional(),
   })
   .strict()

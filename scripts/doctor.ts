@@ -14,6 +14,8 @@ import { listStaleApiKeys } from '../db/queries/api-keys';
 import { listGroups } from '../db/queries/groups';
 import { listTenants } from '../db/queries/tenants';
 import { TemplateRegistry, type RenderContext } from '../templates/registry';
+import { tenantSmtpChecks } from './lib/doctor-smtp';
+import { routingChecks } from './lib/doctor-routing';
 
 export interface Check {
   name: string;
@@ -149,6 +151,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, options: DoctorOptions =
       await timed(checks, 'tenants', ms, () => tenantsCheck(db), 'check the database');
       await timed(checks, 'api keys', ms, () => staleKeysCheck(db), 'check the database');
       await timed(checks, 'groups', ms, () => groupsCheck(db), 'check the database');
+      checks.push(...(await routingChecks(db, ms)));
+      checks.push(...(await tenantSmtpChecks(db, env, ms)));
     }
     await timed(checks, 'templates', Math.max(ms, 30_000), templatesCheck, 'fix the templates listed');
     if (options.testEmail !== undefined) checks.push(await testEmailCheck(env, options.testEmail, ms));

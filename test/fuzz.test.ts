@@ -35,7 +35,8 @@ const CHECKS = [NOT_A_SERVER_ERROR, 'response_schema_conformance'];
 
 /**
  * Left out, each for a reason outside what the fuzzer tests: generated URLs would be contacted
- * (webhook endpoints, push subscriptions: real outside addresses pass the URL check), revoking a key
+ * (webhook endpoints, push subscriptions: real outside addresses pass the URL check; the SMTP and Twilio
+ * settings tests, which connect to the tenant's server or to api.twilio.com), revoking a key
  * would revoke the fuzzer's own (found by the stateful phase via GET /v1/api-keys), and a live
  * event stream never ends (the client would wait for the body until its timeout).
  */
@@ -43,6 +44,8 @@ const EXCLUDED = [
   'POST /v1/webhook-endpoints',
   'POST /v1/recipients/{externalId}/push-subscriptions',
   'DELETE /v1/api-keys/{id}',
+  'POST /v1/settings/smtp/test',
+  'POST /v1/settings/twilio/test',
   'GET /v1/recipients/{externalId}/inbox/stream',
 ];
 /** Operator-only routes: fuzzed in a second run with an operator key. */

@@ -27,6 +27,11 @@ const schema = z.object({
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
+  // Per-tenant SMTP (activities/channels/email reads them; checked here so a bad value stops the start).
+  /** true: a tenant without SMTP settings of its own gets its email deliveries skipped, never SMTP_URL. */
+  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
+  /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
+  SMTP_TENANT_TRANSPORTS_MAX: z.coerce.number().int().min(1).default(50),
   BRAND_NAME: z.string().default('Herald'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { createActivities } from '../activities';
 import type { ChannelRegistry } from '../activities/channels/types';
 import { ackLinkKey, type AckLinkSettings } from '../common/ack-link';
+import { unsubscribeKey, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
 import { parseEnv } from '../common/config';
 import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
@@ -25,6 +26,8 @@ export interface HeraldWorkerOptions {
   brandName: string;
   /** Where signed acknowledgement links point, the key that signs them, and how long they work. */
   ackLinks?: AckLinkSettings;
+  /** Where one-click unsubscribe links point and the key that signs them. */
+  unsubscribeLinks?: UnsubscribeLinkSettings;
   /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
   workflowBundle?: { codePath: string };
   maxConcurrentActivityTaskExecutions?: number;
@@ -39,6 +42,7 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     channels: opts.channels,
     brandName: opts.brandName,
     ackLinks: opts.ackLinks,
+    unsubscribeLinks: opts.unsubscribeLinks,
     tuning: opts.tuning,
   });
   const workerOptions: WorkerOptions = {
@@ -91,4 +95,13 @@ export function ackLinksFromEnv(env: NodeJS.ProcessEnv): Required<AckLinkSetting
     key: ackLinkKey(decodeSecretKey(env.HERALD_SECRET_KEY)),
     ttlSeconds: ACK_LINK_TTL_SECONDS,
   };
+}
+
+/**
+ * One-click unsubscribe links (RFC 8058) need the same two settings as ack links; without either,
+ * email carries no List-Unsubscribe header and the footer no link. Signed with their own derived key.
+ */
+export function unsubscribeLinksFromEnv(env: NodeJS.ProcessEnv): UnsubscribeLinkSettings | undefined {
+  if (!env.PUBLIC_BASE_URL || !env.HERALD_SECRET_KEY) return undefined;
+  return { baseUrl: env.PUBLIC_BASE_URL, key: unsubscribeKey(decodeSecretKey(env.HERALD_SECRET_KEY)) };
 }

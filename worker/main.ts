@@ -10,7 +10,13 @@ import { defaultMetrics } from '../common/metrics';
 import { parseSecretKey } from '../common/secret-box';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
-import { ackLinksFromEnv, buildChannels, createHeraldWorker, ensureSearchAttributes } from './create-worker';
+import {
+  ackLinksFromEnv,
+  buildChannels,
+  createHeraldWorker,
+  ensureSearchAttributes,
+  unsubscribeLinksFromEnv,
+} from './create-worker';
 
 /** The worker process: the composition root that builds the pool, the transports and the templates. */
 async function main(): Promise<void> {
@@ -21,11 +27,10 @@ async function main(): Promise<void> {
   if (pending.length > 0)
     throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
   // Webhook URLs stored in plain text, and values sealed under the raw key, are sealed the current way.
-  const resealed = process.env.HERALD_SECRET_KEY
-    ? await resealWebhookEndpoints(db, parseSecretKey(process.env))
-    : 0;
+  const secretKey = process.env.HERALD_SECRET_KEY ? parseSecretKey(process.env) : undefined;
+  const resealed = secretKey ? await resealWebhookEndpoints(db, secretKey) : 0;
   const templates = await TemplateRegistry.load();
-  const setup = buildChannels({ env: process.env, db });
+  const setup = buildChannels({ env: process.env, db, secretKey });
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createHeraldWorker({
@@ -37,6 +42,7 @@ async function main(): Promise<void> {
     templates,
     brandName: config.BRAND_NAME,
     ackLinks: ackLinksFromEnv(process.env),
+    unsubscribeLinks: unsubscribeLinksFromEnv(process.env),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
     tuning: deliveryTuning(config),
     workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,

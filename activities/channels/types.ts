@@ -28,6 +28,8 @@ export interface DeliveryTarget {
   recipientName: string | null;
   /** The notification's data, for channels that send it as it is (webhooks). */
   data: Record<string, unknown>;
+  /** The signed one-click unsubscribe link (RFC 8058), for email that may be unsubscribed from. */
+  unsubscribeUrl?: string;
 }
 
 export interface SendResult {
@@ -50,6 +52,8 @@ export type ChannelRegistry = { [K in ChannelName]: Channel };
 export interface ChannelContext {
   env: NodeJS.ProcessEnv;
   db: Pool;
+  /** The decoded HERALD_SECRET_KEY, when set: opens per-tenant secrets (e.g. SMTP passwords). */
+  secretKey?: Buffer;
 }
 
 /** A built channel: on, or off with the reason (a missing setting), and how to release its resources. */

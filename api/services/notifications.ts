@@ -13,6 +13,7 @@ import {
   type CancelResult,
   type NotificationPhase,
   type NotificationProgress,
+  type Audience,
   type NotificationRequest,
 } from '../../common/types';
 import { findExistingRecipientIds } from '../../db/queries/recipients';
@@ -35,6 +36,14 @@ import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { HttpError, notFound, validationFailed, type ErrorDetail } from '../errors';
 import { canonicalJson, sha256Hex } from '../../common/canonical-json';
+import { dedupeKeyProblem } from '../../common/dedupe-key';
+import {
+  namesAnyone,
+  routingAdditions,
+  withDefaultAudience,
+  type EventRouting,
+} from '../../common/event-routing';
+import { defaultAudienceOf } from './event-routing';
 import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas } from './send-limits';
 
 const QUERY_DEADLINE_MS = 2_000;
@@ -51,35 +60,60 @@ export interface CreatedNotification {
 const temporalUiLink = (config: ApiConfig, workflowId: string) =>
   `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
 
-/** Checks what the schema cannot: the event, the variables, the groups and recipients must exist. */
+/**
+ * Checks what the schema cannot: the event, the variables, the groups and recipients must exist.
+ * With `defaults`, `request.to` is the client's `to` plus `added` from the event's routing; those
+ * the client never sent are reported on `to`, as the default audience's.
+ */
 export async function checkReferences(
   deps: ApiDeps,
   tenantId: string,
-  request: Pick<NotificationRequest, 'event' | 'to' | 'data' | 'channels' | 'escalation'>,
+  request: Pick<NotificationRequest, 'event' | 'to' | 'data' | 'channels' | 'escalation' | 'dedupe'>,
+  defaults?: { clientTo: Audience | undefined; added: EventRouting },
 ): Promise<void> {
   const problems: ErrorDetail[] = [];
-  const manifest = deps.templates.manifest(request.event);
+  // The tenant's view: its own events count, another tenant's do not.
+  const templates = await deps.templates.forTenant(deps.db, tenantId);
+  const manifest = templates.manifest(request.event);
+  if (!namesAnyone(request.to)) {
+    problems.push({
+      path: 'to',
+      message: manifest
+        ? `name recipients or set a default audience with PUT /v1/events/${request.event}/routing`
+        : 'name recipients',
+    });
+  }
   if (!manifest) {
     problems.push({
       path: 'event',
-      message: `unknown event (no template); known events: ${deps.templates.events().join(', ')}`,
+      message: `unknown event (no template); known events: ${templates.events().join(', ')}`,
     });
   } else {
     const allowLoopbackUrls = deps.config.HERALD_ALLOW_LOOPBACK_URLS === 'true';
-    for (const p of deps.templates.checkData(request.event, request.data, { allowLoopbackUrls })) {
+    for (const p of templates.checkData(request.event, request.data, { allowLoopbackUrls })) {
       problems.push({ path: `data.${p.variable}`, message: p.message });
     }
     for (const [i, channel] of (request.channels ?? []).entries()) {
-      if (!deps.templates.supports(request.event, channel)) {
+      if (!templates.supports(request.event, channel)) {
         problems.push({
           path: `channels[${i}]`,
           message: `event ${request.event} has no ${channel} template`,
         });
       }
     }
+    // The key is rendered now, so a rule that cannot be is refused here rather than ignored later.
+    const dedupe = request.dedupe ?? manifest.dedupe;
+    const keyProblem = dedupe && dedupeKeyProblem(dedupe, request.data);
+    if (keyProblem) {
+      const whose = request.dedupe ? '' : `the dedupe rule of ${request.event}: `;
+      problems.push({ path: 'dedupe.key', message: `${whose}${keyProblem}` });
+    }
   }
-  const audiences: { path: string; groups?: string[]; recipients?: string[] }[] = [
-    { path: 'to', groups: request.to.groups, recipients: request.to.recipients },
+  const audiences: { path: string; groups?: string[]; recipients?: string[]; routed?: boolean }[] = [
+    defaults
+      ? { path: 'to', groups: defaults.clientTo?.groups, recipients: defaults.clientTo?.recipients }
+      : { path: 'to', groups: request.to.groups, recipients: request.to.recipients },
+    ...(defaults ? [{ path: 'to', ...defaults.added, routed: true }] : []),
     ...(request.escalation?.levels ?? []).map((level, i) => ({
       path: `escalation.levels[${i}]`,
       groups: level.groups,
@@ -90,20 +124,29 @@ export async function checkReferences(
   const allRecipients = audiences.flatMap((a) => a.recipients ?? []);
   const knownGroups = await resolveGroupRefs(deps.db, tenantId, allGroups);
   const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, allRecipients);
+  // The client did not send the default audience's entries: name `to`, and where they came from.
+  const routedNote = ` in the default audience of ${request.event} (GET /v1/events/${request.event}/routing)`;
   for (const audience of audiences) {
     audience.groups?.forEach((g, i) => {
-      if (!knownGroups.has(g))
-        problems.push({ path: `${audience.path}.groups[${i}]`, message: `unknown group '${g}'` });
+      if (knownGroups.has(g)) return;
+      problems.push(
+        audience.routed
+          ? { path: 'to', message: `unknown group '${g}'${routedNote}` }
+          : { path: `${audience.path}.groups[${i}]`, message: `unknown group '${g}'` },
+      );
     });
     audience.recipients?.forEach((r, i) => {
-      if (!knownRecipients.has(r)) {
-        problems.push({ path: `${audience.path}.recipients[${i}]`, message: `unknown recipient '${r}'` });
-      }
+      if (knownRecipients.has(r)) return;
+      problems.push(
+        audience.routed
+          ? { path: 'to', message: `unknown recipient '${r}'${routedNote}` }
+          : { path: `${audience.path}.recipients[${i}]`, message: `unknown recipient '${r}'` },
+      );
     });
   }
   request.escalation?.levels.forEach((level, i) => {
     level.channels?.forEach((channel, j) => {
-      if (manifest && !deps.templates.supports(request.event, channel)) {
+      if (manifest && !templates.supports(request.event, channel)) {
         problems.push({
           path: `escalation.levels[${i}].channels[${j}]`,
           message: `event ${request.event} has no ${channel} template`,
@@ -114,6 +157,13 @@ export async function checkReferences(
   if (problems.length > 0) throw validationFailed(problems);
 }
 
+/** A request as the client sends it: `to` may be left out for the event's default audience. */
+export type NotificationSubmission = Omit<NotificationRequest, 'to'> & {
+  to?: Audience;
+  /** With `to`: the event's default audience too. */
+  includeDefaults?: boolean;
+};
+
 /**
  * Accepts a notification: validates it, records it (once per idempotency key) and starts its
  * workflow. Starting is itself idempotent (workflow id from the notification id, existing run
@@ -123,13 +173,20 @@ export async function checkReferences(
 export async function createNotification(
   deps: ApiDeps,
   tenantId: string,
-  request: NotificationRequest,
+  submission: NotificationSubmission,
   idempotencyKey: string | undefined,
 ): Promise<CreatedNotification> {
-  await checkReferences(deps, tenantId, request);
+  // The audience is resolved now and stored in the request the workflow gets: a later change of
+  // the routing never changes an accepted notification, and the checks and caps below see it whole.
+  const routing = await defaultAudienceOf(deps, tenantId, submission);
+  const { to: clientTo, includeDefaults: _includeDefaults, ...rest } = submission;
+  const request: NotificationRequest = { ...rest, to: withDefaultAudience(clientTo, routing) };
+  const defaults = routing ? { clientTo, added: routingAdditions(clientTo, routing) } : undefined;
+  await checkReferences(deps, tenantId, request, defaults);
   // Before anything is written: over the cap is a 422, over a daily quota a 429 with no row.
   const sends = await checkSendCap(deps, tenantId, request);
-  const requestHash = sha256Hex(canonicalJson(request));
+  // Over the client's body, not the resolved one: a replay matches whatever the routing is now.
+  const requestHash = sha256Hex(canonicalJson(submission));
   const id = randomUUID();
   const { inserted, record, reservation } = await insertWithinDailyQuotas(deps, tenantId, sends, (db) =>
     insertNotificationOnce(db, {

@@ -1,3 +1,4 @@
+import type { TemplateRegistry } from '../../templates/registry';
 import { CHANNELS, type Audience, type ChannelName, type NotificationRequest } from '../../common/types';
 import { withTransaction } from '../../db/pool';
 import type { Queryable } from '../../db/queries/recipients';
@@ -53,12 +54,14 @@ export async function estimateSends(
   tenantId: string,
   request: CountableRequest,
 ): Promise<SendEstimate> {
-  const base = channelsFor(deps, request.event, request.channels);
+  // The tenant's catalogue: its own events count as the worker will send them.
+  const templates = await deps.templates.forTenant(deps.db, tenantId);
+  const base = channelsFor(templates, request.event, request.channels);
   const levels = request.escalation?.levels ?? [];
   const passes = 1 + (request.escalation?.repeat ?? 0);
   const usesWebhook =
     base.includes('webhook') ||
-    levels.some((l) => channelsFor(deps, request.event, l.channels ?? base).includes('webhook'));
+    levels.some((l) => channelsFor(templates, request.event, l.channels ?? base).includes('webhook'));
   const tenantWebhooks = usesWebhook ? await countTenantWebhooks(deps.db, tenantId) : 0;
   const measure = async (to: Audience): Promise<AudienceSize> => ({
     people:
@@ -82,7 +85,7 @@ export async function estimateSends(
     // As the workflow does: a level without recipients or groups reaches the notification's audience.
     const own = level.recipients || level.groups;
     const size = own ? await measure({ recipients: level.recipients, groups: level.groups }) : audience;
-    const channels = level.channels ? channelsFor(deps, request.event, level.channels) : base;
+    const channels = level.channels ? channelsFor(templates, request.event, level.channels) : base;
     const sends = sendsOn(size, tenantWebhooks, channels);
     add(sends, passes);
     parts.push({ path: `escalation.levels[${i}]`, sends: sum(sends), channels });
@@ -216,9 +219,13 @@ const NOBODY: ReachablePeople = {
 };
 
 /** The channels a notification uses, as the worker picks them (`selectChannels`): supported ones only. */
-function channelsFor(deps: ApiDeps, event: string, wanted: ChannelName[] | undefined): ChannelName[] {
-  const list = wanted ?? deps.templates.manifest(event)?.defaultChannels ?? ['email'];
-  return list.filter((channel) => deps.templates.supports(event, channel));
+function channelsFor(
+  templates: TemplateRegistry,
+  event: string,
+  wanted: ChannelName[] | undefined,
+): ChannelName[] {
+  const list = wanted ?? templates.manifest(event)?.defaultChannels ?? ['email'];
+  return list.filter((channel) => templates.supports(event, channel));
 }
 
 /** One audience's sends per channel: its reachable people, plus raw emails on email and phones on SMS/WhatsApp. */

@@ -243,7 +243,7 @@ export async function quietHoursCandidates(
             COALESCE(r.timezone, t.timezone) AS timezone
        FROM deliveries d
        JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
-       JOIN tenants t ON t.id = d.tenant_id
+       LEFT JOIN tenants t ON t.id = d.tenant_id
       WHERE d.notification_id = $1 AND d.level = $2 AND d.status = 'pending' AND d.channel = ANY($3::text[])
         AND COALESCE(r.quiet_hours, t.quiet_hours) IS NOT NULL AND d.id > $4
       ORDER BY d.id LIMIT $5`,
@@ -262,20 +262,33 @@ export async function setNotBefore(db: Queryable, updates: { id: string; notBefo
   );
 }
 
+/** An open delivery with what its render needs to know of the person. */
+export interface OpenDelivery extends Delivery {
+  /** The recipient's locale, else the notification request's (raw addresses); null: the tenant default. */
+  locale: string | null;
+  /** The recipient's time zone, else the tenant's (as quiet hours use them); null: UTC. */
+  timezone: string | null;
+}
+
 /** The rows of a range a send attempt still has to handle, by id (read only: each is claimed just before its send). */
 export async function openDeliveriesInRange(
   db: Queryable,
   notificationId: string,
   channel: string,
   range: { fromId: string; toId: string },
-): Promise<Delivery[]> {
-  const result = await db.query<DeliveryRow>(
-    `SELECT * FROM deliveries
-      WHERE notification_id = $1 AND channel = $2 AND id BETWEEN $3 AND $4 AND status = ANY($5::text[])
-      ORDER BY id`,
+): Promise<OpenDelivery[]> {
+  const result = await db.query<DeliveryRow & { locale: string | null; timezone: string | null }>(
+    `SELECT d.*, COALESCE(r.locale, n.request->>'locale') AS locale,
+            COALESCE(r.timezone, t.timezone) AS timezone
+       FROM deliveries d
+       JOIN notifications n ON n.id = d.notification_id
+       LEFT JOIN tenants t ON t.id = d.tenant_id
+       LEFT JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
+      WHERE d.notification_id = $1 AND d.channel = $2 AND d.id BETWEEN $3 AND $4 AND d.status = ANY($5::text[])
+      ORDER BY d.id`,
     [notificationId, channel, range.fromId, range.toId, OPEN_STATUSES],
   );
-  return result.rows.map(toDelivery);
+  return result.rows.map((row) => ({ ...toDelivery(row), locale: row.locale, timezone: row.timezone }));
 }
 
 /**

@@ -7,10 +7,16 @@ import type { Pool } from 'pg';
 import { createApp } from '../../api/app';
 import { closeInboxStream } from '../../api/inbox-stream';
 import { loadApiConfig, type ApiConfig } from '../../api/config';
+import { decodeSecretKey } from '../../common/secret-box';
 import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
 import { TemplateRegistry } from '../../templates/registry';
-import { ackLinksFromEnv, buildChannels, createHeraldWorker } from '../../worker/create-worker';
+import {
+  ackLinksFromEnv,
+  buildChannels,
+  createHeraldWorker,
+  unsubscribeLinksFromEnv,
+} from '../../worker/create-worker';
 import { createTestTenant, TEST_SECRET_KEY } from './auth';
 import { readTestEnv, type TestEnv } from './env';
 
@@ -118,6 +124,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.channelEnv,
     },
     db,
+    secretKey: config.HERALD_SECRET_KEY ? decodeSecretKey(config.HERALD_SECRET_KEY) : undefined,
   });
   if (options.worker !== false) {
     workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
@@ -130,6 +137,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       templates,
       brandName: 'Herald Test',
       ackLinks: ackLinksFromEnv(options.channelEnv ?? {}),
+      unsubscribeLinks: unsubscribeLinksFromEnv(options.channelEnv ?? {}),
       workflowBundle: { codePath: env.workflowBundlePath },
     });
     workerRun = worker.run();
