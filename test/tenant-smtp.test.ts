@@ -155,6 +155,16 @@ describe('per-tenant SMTP', () => {
       as(keyB),
     );
     expect(storedB.status).toBe(200);
+    // Each tenant's brand travels with its mail.
+    const brandA = await stack.api('PUT', '/v1/settings/brand', { name: 'Acme Alerts', color: '#0b7a75' });
+    expect(brandA.status).toBe(200);
+    const brandB = await stack.api(
+      'PUT',
+      '/v1/settings/brand',
+      { name: 'Beta Ops', color: '#7a0b36' },
+      as(keyB),
+    );
+    expect(brandB.status).toBe(200);
 
     const [emailA, emailB, emailC] = ['a', 'b', 'c'].map((t) => `${uniq(t)}@example.com`) as [
       string,
@@ -173,9 +183,14 @@ describe('per-tenant SMTP', () => {
     expect(mailA?.from).toMatch(/Tenant A.*<alerts@a\.example>/);
     expect(mailA?.headers['reply-to']).toContain('help@a.example');
     expect(mailA?.envelopeFrom).toBe('alerts@a.example');
+    expect(mailA?.html).toContain('Acme Alerts');
+    expect(mailA?.html).toContain('#0b7a75');
+    expect(mailA?.html).not.toContain('Beta Ops');
     const [mailB] = to(serverB, emailB);
     expect(mailB?.from).toMatch(/Tenant B, Ltd.*<ops@b\.example>/);
     expect(mailB?.headers['reply-to']).toBeUndefined();
+    expect(mailB?.html).toContain('Beta Ops');
+    expect(mailB?.html).not.toContain('Acme Alerts');
     const [mailC] = to(stack.sink, emailC);
     expect(mailC?.from).toContain('herald@test.local');
     // Each mail at exactly one server: its tenant's.

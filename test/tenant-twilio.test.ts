@@ -259,6 +259,56 @@ describe('per-tenant Twilio', () => {
       ]);
     });
 
+    it('a notification of an event with an approved WhatsApp template sends ContentSid and ContentVariables, no Body', async () => {
+      const own = await newTenant();
+      const event = uniq('order.shipped').replace(/[^a-z0-9.]/g, '');
+      const contentSid = `HX${hex32()}`;
+      const put = await own.api('PUT', `/v1/templates/${event}`, {
+        manifest: {
+          event,
+          category: 'orders',
+          description: 'An order left the warehouse.',
+          defaultChannels: ['whatsapp'],
+          defaultPriority: 'normal',
+          variables: { orderId: { type: 'string', required: true }, eta: { type: 'string', required: true } },
+          sample: { orderId: 'A-1', eta: 'Friday' },
+          whatsapp: { contentSid, variables: { '1': '{{ orderId }}', '2': '{{ eta | upcase }}' } },
+        },
+        variants: {
+          subject: 'Order {{ orderId }} shipped',
+          mjml: '<mj-section><mj-column><mj-text>Order {{ orderId }} shipped.</mj-text></mj-column></mj-section>',
+          text: 'Order {{ orderId }} shipped.',
+          sms: 'Order {{ orderId }} shipped, arriving {{ eta }}.',
+        },
+      });
+      expect(put.status).toBe(200);
+      const number = phone();
+      const created = await own.api('POST', '/v1/notifications', {
+        event,
+        to: { phones: [number] },
+        data: { orderId: 'A-77', eta: 'Friday' },
+      });
+      expect(created.status).toBe(202);
+      const deadline = Date.now() + 60_000;
+      let delivery: { channel: string; status: string } | undefined;
+      for (;;) {
+        const { body } = await own.api('GET', `/v1/notifications/${created.body.id}`);
+        if (['completed', 'failed'].includes(body.status)) {
+          delivery = body.recipients[0].deliveries[0];
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`notification still ${body.status}`);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      expect(delivery).toMatchObject({ channel: 'whatsapp', status: 'sent' });
+      const requests = twilioApi.to(`whatsapp:${number}`);
+      expect(requests).toHaveLength(1);
+      const { ContentVariables, ...fields } = requests[0]!.fields;
+      expect(fields).toEqual(expect.objectContaining({ ContentSid: contentSid, To: `whatsapp:${number}` }));
+      expect(fields.Body).toBeUndefined();
+      expect(JSON.parse(ContentVariables!)).toEqual({ '1': 'A-77', '2': 'FRIDAY' });
+    });
+
     it("a settings change reaches the worker's next send, and DELETE goes back to the operator's", async () => {
       const tenant = await newTenant();
       expect((await tenant.api('PUT', '/v1/settings/twilio', goodSettings)).status).toBe(200);
