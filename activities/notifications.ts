@@ -4,7 +4,7 @@ import { ackLink } from '../common/ack-link';
 import { deliveryUnsubscribeUrl, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
 import { ERROR_TYPES } from '../common/errors';
 import { createLogger } from '../common/logger';
-import { defaultMetrics, type HeraldMetrics } from '../common/metrics';
+import { workerMetrics, type WorkerMetrics } from '../common/metrics';
 import { quietHoursEnd } from '../common/quiet-hours';
 import {
   applyPolicyOutcomes,
@@ -62,7 +62,7 @@ export interface ActivityDeps {
   channels: ChannelRegistry;
   brandName: string;
   /** Where delivery outcomes are counted; the process-wide registry by default. */
-  metrics?: HeraldMetrics;
+  metrics?: WorkerMetrics;
 }
 
 export interface PrepareInput {
@@ -105,7 +105,7 @@ export interface SendBatchResult {
 
 export function createNotificationActivities(deps: ActivityDeps) {
   const { db, templates, channels } = deps;
-  const metrics = deps.metrics ?? defaultMetrics();
+  const metrics = deps.metrics ?? workerMetrics();
   const log = createLogger('activities');
   const applyDedupeAndThrottle = createDedupeThrottleStep({ db, templates });
 

@@ -10,7 +10,7 @@ import type { AppEnv, ApiDeps } from './deps';
 import { renderDocsPage } from './docs-page';
 import { formatPath, HttpError, validationFailed } from './errors';
 import { metricsHandler, metricsMiddleware } from './metrics';
-import { defaultMetrics } from '../common/metrics';
+import { apiMetrics } from '../common/metrics';
 import { deadlineRoutes } from './routes/deadlines';
 import { eventRoutes } from './routes/events';
 import { groupRoutes } from './routes/groups';
@@ -66,8 +66,8 @@ export function createApp(deps: ApiDeps) {
     },
   });
 
-  // First, so it sees every request's final status; one registry per process (see common/metrics.ts).
-  const metrics = defaultMetrics();
+  // First, so it sees every request's final status; the API's own registry (see common/metrics.ts).
+  const metrics = apiMetrics();
   app.use('*', metricsMiddleware(metrics));
 
   app.use('*', async (c, next) => {

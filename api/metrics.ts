@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import { METRICS_CONTENT_TYPE, type HeraldMetrics } from '../common/metrics';
+import { METRICS_CONTENT_TYPE, type ApiMetrics } from '../common/metrics';
 import { hasScope, missingScope } from './auth/access';
 import type { AppEnv } from './deps';
 
@@ -19,7 +19,7 @@ function routeLabel(c: Context): string {
 }
 
 /** Counts and times every request; mount first so it sees the final status, errors included. */
-export function metricsMiddleware(metrics: HeraldMetrics): MiddlewareHandler {
+export function metricsMiddleware(metrics: ApiMetrics): MiddlewareHandler {
   return async (c, next) => {
     const started = process.hrtime.bigint();
     try {
@@ -38,7 +38,7 @@ export function metricsMiddleware(metrics: HeraldMetrics): MiddlewareHandler {
  * `authenticate`, which answers 401 without a key). Route names, volumes and error rates are the
  * operator's business, not a tenant's.
  */
-export function metricsHandler(metrics: HeraldMetrics): (c: Context<AppEnv>) => Promise<Response> {
+export function metricsHandler(metrics: ApiMetrics): (c: Context<AppEnv>) => Promise<Response> {
   return async (c) => {
     if (!hasScope(c.var.principal, 'operator')) throw missingScope('operator');
     const body = await metrics.registry.metrics();

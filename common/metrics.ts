@@ -3,12 +3,18 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** Prometheus's text exposition format, as `/metrics` serves it. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-export interface HeraldMetrics {
+/** The API's own metrics: what it does itself (requests), nothing another process does. */
+export interface ApiMetrics {
   registry: Registry;
   /** HTTP requests by method, matched route pattern (never the raw path) and status. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   /** HTTP request latency in seconds by method and matched route pattern. */
   httpDuration: Histogram<'method' | 'route'>;
+}
+
+/** A worker's metrics: what its activities do; served by the worker itself (WORKER_METRICS_PORT). */
+export interface WorkerMetrics {
+  registry: Registry;
   /** Deliveries that reached an outcome in a send attempt: sent, failed, skipped, retrying. */
   deliveries: Counter<'channel' | 'outcome'>;
   /** Send batches that threw for transient failures (Temporal retries them). */
@@ -24,10 +30,15 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
-/** A fresh registry with Herald's metrics; no side effects until called. */
-export function createMetrics(options: MetricsOptions = {}): HeraldMetrics {
+function newRegistry(options: MetricsOptions): Registry {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+  return registry;
+}
+
+/** A fresh API registry; no side effects until called. */
+export function createApiMetrics(options: MetricsOptions = {}): ApiMetrics {
+  const registry = newRegistry(options);
   const registers = [registry];
   return {
     registry,
@@ -44,6 +55,15 @@ export function createMetrics(options: MetricsOptions = {}): HeraldMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+  };
+}
+
+/** A fresh worker registry; no side effects until called. */
+export function createWorkerMetrics(options: MetricsOptions = {}): WorkerMetrics {
+  const registry = newRegistry(options);
+  const registers = [registry];
+  return {
+    registry,
     deliveries: new Counter({
       name: 'herald_deliveries_total',
       help: 'Delivery attempt outcomes by channel (sent, failed, skipped, retrying).',
@@ -70,15 +90,21 @@ export function createMetrics(options: MetricsOptions = {}): HeraldMetrics {
   };
 }
 
-let processMetrics: HeraldMetrics | undefined;
+let processApiMetrics: ApiMetrics | undefined;
+let processWorkerMetrics: WorkerMetrics | undefined;
 
 /**
- * The process-wide metrics, created on first use. One process, one registry: the API middleware and
- * the activities both record here, so when the API and a worker share a process (as in the tests, or
- * a single-process deployment) the API's `/metrics` shows both. A standalone worker process serves the
- * same registry itself (worker/metrics-server.ts, on WORKER_METRICS_PORT).
+ * The process's API metrics, created on first use. Delivery counters are not among them: the API
+ * never sends, and in every documented deployment the worker is another process, so the API would
+ * only ever show them at 0. They are the worker's (workerMetrics, on WORKER_METRICS_PORT).
  */
-export function defaultMetrics(): HeraldMetrics {
-  processMetrics ??= createMetrics({ defaultMetrics: true });
-  return processMetrics;
+export function apiMetrics(): ApiMetrics {
+  processApiMetrics ??= createApiMetrics({ defaultMetrics: !processWorkerMetrics });
+  return processApiMetrics;
+}
+
+/** The process's worker metrics (activities record here), with the Node.js process metrics. */
+export function workerMetrics(): WorkerMetrics {
+  processWorkerMetrics ??= createWorkerMetrics({ defaultMetrics: !processApiMetrics });
+  return processWorkerMetrics;
 }

@@ -15,7 +15,7 @@ import { createApp } from '../api/app';
 import { loadApiConfig } from '../api/config';
 import { ackLink } from '../common/ack-link';
 import { deriveKey } from '../common/key-derivation';
-import { createMetrics } from '../common/metrics';
+import { createWorkerMetrics } from '../common/metrics';
 import { decodeSecretKey, openSecret, sealSecret } from '../common/secret-box';
 import { createPool } from '../db/pool';
 import { startMailSink } from '../scripts/lib/mail-sink';
@@ -353,7 +353,7 @@ describe('metrics are not public (7.5)', () => {
   });
 
   it("the worker's metrics server binds to loopback unless WORKER_METRICS_HOST says otherwise", async () => {
-    const server = await startMetricsServer(createMetrics(), 0);
+    const server = await startMetricsServer(createWorkerMetrics(), 0);
     try {
       expect((server.server.address() as AddressInfo).address).toBe('127.0.0.1');
     } finally {

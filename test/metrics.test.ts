@@ -1,4 +1,4 @@
-import { createMetrics } from '../common/metrics';
+import { createWorkerMetrics, workerMetrics } from '../common/metrics';
 import { startMetricsServer } from '../worker/metrics-server';
 import { createKey } from './support/auth';
 import { expectError } from './support/expect-error';
@@ -139,6 +139,18 @@ describe('Prometheus metrics', () => {
     await stack.close();
   });
 
+  /** The worker's registry, over HTTP as its own /metrics serves it (the worker runs in this process here). */
+  async function scrapeWorker(): Promise<Exposition> {
+    const server = await startMetricsServer(workerMetrics(), 0);
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect(response.status).toBe(200);
+      return parseExposition(await response.text());
+    } finally {
+      await server.close();
+    }
+  }
+
   async function scrape(): Promise<Exposition> {
     const response = await fetch(`${stack.baseUrl}/metrics`, {
       headers: { authorization: `Bearer ${operatorKey}` },
@@ -155,21 +167,29 @@ describe('Prometheus metrics', () => {
     expect(tenantKey.body.error.message).toContain('operator');
   });
 
-  it('serves well-formed Prometheus text naming every Herald metric', async () => {
-    const exposition = await scrape();
-    expect(exposition.types.get('herald_deliveries_total')).toBe('counter');
-    expect(exposition.types.get('herald_http_requests_total')).toBe('counter');
-    expect(exposition.types.get('herald_http_request_duration_seconds')).toBe('histogram');
-    expect(exposition.types.get('herald_send_batch_retries_total')).toBe('counter');
-    expect(exposition.types.get('herald_escalations_total')).toBe('counter');
-    expect(exposition.types.get('herald_digest_items_total')).toBe('counter');
-    for (const name of exposition.types.keys()) expect(exposition.help.get(name)).toBeTruthy();
+  it('serves well-formed Prometheus text: the API its requests, the worker its deliveries', async () => {
+    const api = await scrape();
+    expect(api.types.get('herald_http_requests_total')).toBe('counter');
+    expect(api.types.get('herald_http_request_duration_seconds')).toBe('histogram');
+    // Never a delivery counter the API cannot move: the worker is another process in every deployment.
+    for (const name of ['herald_deliveries_total', 'herald_send_batch_retries_total']) {
+      expect(api.types.has(name)).toBe(false);
+    }
+    const worker = await scrapeWorker();
+    expect(worker.types.get('herald_deliveries_total')).toBe('counter');
+    expect(worker.types.get('herald_send_batch_retries_total')).toBe('counter');
+    expect(worker.types.get('herald_escalations_total')).toBe('counter');
+    expect(worker.types.get('herald_digest_items_total')).toBe('counter');
+    expect(worker.types.has('herald_http_requests_total')).toBe(false);
+    for (const exposition of [api, worker])
+      for (const name of exposition.types.keys()) expect(exposition.help.get(name)).toBeTruthy();
   });
 
   it('counts the deliveries a notification made, and the requests by route pattern and status', async () => {
     const sentLabels = { channel: 'email', outcome: 'sent' };
     const postLabels = { method: 'POST', route: '/v1/notifications' };
     const before = await scrape();
+    const workerBefore = await scrapeWorker();
 
     const emails = [uniq('m1'), uniq('m2'), uniq('m3')].map((n) => `${n}@example.com`);
     const created = await stack.api('POST', '/v1/notifications', {
@@ -185,8 +205,9 @@ describe('Prometheus metrics', () => {
     expect(missing.status).toBe(404);
 
     const after = await scrape();
-    expect(valueOf(after, 'herald_deliveries_total', sentLabels)).toBe(
-      valueOf(before, 'herald_deliveries_total', sentLabels) + 3,
+    const workerAfter = await scrapeWorker();
+    expect(valueOf(workerAfter, 'herald_deliveries_total', sentLabels)).toBe(
+      valueOf(workerBefore, 'herald_deliveries_total', sentLabels) + 3,
     );
     expect(valueOf(after, 'herald_http_requests_total', postLabels)).toBe(
       valueOf(before, 'herald_http_requests_total', postLabels) + 1,
@@ -211,7 +232,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('serves a worker registry on its own port', async () => {
-    const metrics = createMetrics();
+    const metrics = createWorkerMetrics();
     metrics.deliveries.inc({ channel: 'sms', outcome: 'failed' }, 2);
     metrics.batchRetries.inc({ channel: 'sms' });
     // Loopback by default: the server has no authentication.

@@ -6,7 +6,7 @@ import { TemplateRegistry } from '../templates/registry';
 import { resealWebhookEndpoints } from '../activities/channels/webhook/endpoint-url';
 import { deliveryTuning } from '../common/delivery-tuning';
 import { createLogger } from '../common/logger';
-import { defaultMetrics } from '../common/metrics';
+import { workerMetrics } from '../common/metrics';
 import { parseSecretKey } from '../common/secret-box';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const metricsServer: MetricsServer | undefined =
     config.WORKER_METRICS_PORT === undefined
       ? undefined
-      : await startMetricsServer(defaultMetrics(), config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST);
+      : await startMetricsServer(workerMetrics(), config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST);
   // `herald dev` and the tests wait for this line: it is written whatever LOG_LEVEL says.
   const startup = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
   startup.info(

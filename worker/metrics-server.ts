@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { METRICS_CONTENT_TYPE, type HeraldMetrics } from '../common/metrics';
+import { METRICS_CONTENT_TYPE, type WorkerMetrics } from '../common/metrics';
 
 export interface MetricsServer {
   server: Server;
@@ -15,7 +15,7 @@ export interface MetricsServer {
  * It has no authentication, so it listens on loopback unless the caller (WORKER_METRICS_HOST) says otherwise.
  */
 export async function startMetricsServer(
-  metrics: HeraldMetrics,
+  metrics: WorkerMetrics,
   port: number,
   host = '127.0.0.1',
 ): Promise<MetricsServer> {
