@@ -1,9 +1,9 @@
 import { CATEGORY_PREFIX, resolveChannelDecision, type PreferencesDocument } from '../common/preferences';
-import type { ChannelName, Priority } from '../common/types';
+import { FAILOVER_STANDBY, type ChannelName, type Priority } from '../common/types';
 import type { FailoverChain, PolicyOutcome, PolicyRow } from '../db/queries/policies';
 
 /** The error text that marks a delivery held back as a later link of a failover chain. */
-export const STANDBY = 'failover standby';
+export const STANDBY = FAILOVER_STANDBY;
 
 /** Channels a digest replaces; the inbox and webhooks are not interruptions, so they still get each one. */
 const DIGESTIBLE: ChannelName[] = ['email', 'push', 'sms', 'whatsapp'];

@@ -20,6 +20,8 @@
  * - suppression list: raw addresses of a tenant that unsubscribed; their email deliveries are suppressed.
  * - dedupe: a second notification with the same event and key to the same person within a window is suppressed.
  * - throttle: at most N notifications of an event per recipient in a period; the rest are suppressed.
+ * - late failover: a provider fails a message after its send (a Twilio callback); the API starts a run that
+ *   wakes the recipient's next failover channel.
  */
 
 import type { DedupeRule, ThrottleRule } from './dedupe-rules';
@@ -108,6 +110,22 @@ export interface DeliveryTuning {
   maxConcurrentBatches: number;
   heartbeatTimeoutMs: number;
   retry: Record<ChannelName, ChannelRetryPolicy>;
+}
+
+/** How a failover standby's delivery reads in the log (`failover standby (after push)`). */
+export const FAILOVER_STANDBY = 'failover standby';
+
+/** Input of the late-failover workflow, started by the API when a provider fails a sent message. */
+export interface LateFailoverInput {
+  notificationId: string;
+  tenantId: string;
+  /** The level of the delivery that failed late (0: the notification itself, n: escalation level n). */
+  level: number;
+  event: string;
+  priority: Priority;
+  data: Record<string, unknown>;
+  ackable: boolean;
+  tuning: DeliveryTuning;
 }
 
 /** Input of the notification workflow. */

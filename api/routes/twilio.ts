@@ -3,7 +3,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import twilio from 'twilio';
 import { decodeSecretKey, SecretBoxError } from '../../common/secret-box';
 import { openTwilioSettings } from '../../common/settings/twilio';
-import { recordProviderStatus } from '../../db/queries/provider-status';
+import { recordProviderStatus, TERMINAL_FAILURE_STATUSES } from '../../db/queries/provider-status';
+import type { ChannelName } from '../../common/types';
+import { failOverLate } from '../services/late-failover';
+
+const TWILIO_CHANNELS: readonly ChannelName[] = ['sms', 'whatsapp'];
 import { getTenantSetting } from '../../db/queries/tenant-settings';
 import { tenantOfTwilioMessage } from '../../db/queries/twilio';
 import type { AppEnv } from '../deps';
@@ -126,13 +130,19 @@ const statusRoute = createRoute({
 export const twilioRoutes = new OpenAPIHono<AppEnv>().openapi(statusRoute, async (c) => {
   const callback = c.req.valid('form');
   // A callback for a SID the worker has not stored yet is kept and applied when it is.
-  await recordProviderStatus(c.var.deps.db, {
-    channel: ['sms', 'whatsapp'],
+  const outcome = await recordProviderStatus(c.var.deps.db, {
+    channel: TWILIO_CHANNELS,
     providerMessageId: callback.MessageSid,
     status: callback.MessageStatus,
     errorCode: callback.ErrorCode,
     errorMessage: callback.ErrorMessage,
   });
+  // A message that failed after its send wakes the next channel of the recipient's failover chain.
+  if (
+    outcome === 'applied' &&
+    (TERMINAL_FAILURE_STATUSES as readonly string[]).includes(callback.MessageStatus)
+  )
+    await failOverLate(c.var.deps, TWILIO_CHANNELS, callback.MessageSid);
   return c.body(null, 204);
 });
 

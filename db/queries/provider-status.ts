@@ -172,3 +172,38 @@ export async function applyPendingProviderStatuses(
   );
   return applied;
 }
+
+/** A delivery a provider failed after its send, whose recipient has a failover standby left at its level. */
+export interface LateFailure {
+  deliveryId: string;
+  notificationId: string;
+  tenantId: string;
+  level: number;
+}
+
+/**
+ * The delivery with this provider message id, when it has failed and the same recipient has a
+ * standby waiting in the same notification level (a failover chain with a link left); null otherwise.
+ */
+export async function lateFailureWithStandby(
+  db: Queryable,
+  channels: readonly ChannelName[],
+  providerMessageId: string,
+  standbyPrefix: string,
+): Promise<LateFailure | null> {
+  const result = await db.query<{ id: string; notification_id: string; tenant_id: string; level: number }>(
+    `SELECT d.id::text, d.notification_id, d.tenant_id, d.level
+       FROM deliveries d
+      WHERE d.channel = ANY($1::text[]) AND d.provider_message_id = $2 AND d.status = 'failed'
+        AND EXISTS (SELECT 1 FROM deliveries s
+                     WHERE s.notification_id = d.notification_id AND s.level = d.level
+                       AND s.recipient_key = d.recipient_key AND s.status = 'skipped'
+                       AND starts_with(s.error, $3))
+      LIMIT 1`,
+    [[...channels], providerMessageId, standbyPrefix],
+  );
+  const row = result.rows[0];
+  return row
+    ? { deliveryId: row.id, notificationId: row.notification_id, tenantId: row.tenant_id, level: row.level }
+    : null;
+}
