@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { ackLink } from '../common/ack-link';
 import { deliveryUnsubscribeUrl, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
 import { ERROR_TYPES } from '../common/errors';
+import { isDatabaseUnavailable } from '../db/availability';
 import { createLogger } from '../common/logger';
 import { workerMetrics, type WorkerMetrics } from '../common/metrics';
 import { quietHoursEnd } from '../common/quiet-hours';
@@ -264,6 +265,23 @@ export function createNotificationActivities(deps: ActivityDeps) {
    * to one in-flight send per connection.
    */
   async function sendBatch(input: SendBatchInput): Promise<SendBatchResult> {
+    try {
+      return await sendBatchOnce(input);
+    } catch (error) {
+      // Not an attempt that failed: the log is unreachable. The workflow resumes the batch once the
+      // database is back, however long that takes, so an outage never turns deliveries into failures.
+      if (isDatabaseUnavailable(error)) {
+        throw ApplicationFailure.create({
+          type: ERROR_TYPES.databaseUnavailable,
+          message: `the delivery log is unreachable: ${error instanceof Error ? error.message : String(error)}`,
+          nonRetryable: true,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async function sendBatchOnce(input: SendBatchInput): Promise<SendBatchResult> {
     const channel = channels[input.range.channel];
     if (!channel) {
       throw ApplicationFailure.create({
@@ -482,18 +500,29 @@ function currentWorkflowId(): string | undefined {
   }
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight. After a failure no new item starts, and
+ * the failure is rethrown once the items in flight have settled, so nothing runs on after the call.
+ */
 async function forEachConcurrently<T>(
   items: T[],
   limit: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const item = items[next++]!;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   });
-  await Promise.all(lanes);
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }

@@ -5,4 +5,6 @@
 export const ERROR_TYPES = {
   transientSendFailures: 'TransientSendFailures',
   unknownChannel: 'UnknownChannel',
+  /** The delivery log could not be reached: the workflow resumes the batch later, without counting an attempt. */
+  databaseUnavailable: 'DatabaseUnavailable',
 } as const;

@@ -1,4 +1,11 @@
-import { ActivityFailure, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities';
 import { ERROR_TYPES } from '../common/errors';
 import type { IdRange, LateFailoverInput } from '../common/types';
@@ -35,7 +42,7 @@ export async function lateFailoverWorkflow(input: LateFailoverInput): Promise<La
   }
 }
 
-async function send(input: LateFailoverInput, range: IdRange): Promise<void> {
+async function send(input: LateFailoverInput, range: IdRange, outageBackoffMs = 500): Promise<void> {
   const retry = input.tuning.retry[range.channel];
   const { sendBatch } = proxyActivities<HeraldActivities>({
     startToCloseTimeout: '15 minutes',
@@ -61,6 +68,12 @@ async function send(input: LateFailoverInput, range: IdRange): Promise<void> {
     });
   } catch (error) {
     if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
+    if (error.cause instanceof ApplicationFailure && error.cause.type === ERROR_TYPES.databaseUnavailable) {
+      // The log was unreachable: resume later, as the notification's own run does.
+      const wait = Math.min(outageBackoffMs * 2, 60_000);
+      await sleep(wait);
+      return send(input, range, wait);
+    }
     await bookkeeping.failUnsentDeliveries({
       notificationId: input.notificationId,
       range,

@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -123,7 +124,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     sendOptions(tuning.retry.email, tuning.heartbeatTimeoutMs),
   );
 
-  const sendRange = async (range: IdRange): Promise<void> => {
+  const sendRange = async (range: IdRange, outageBackoffMs = 500): Promise<void> => {
     const retry = tuning.retry[range.channel];
     const level = range.level > 0 ? ` (escalation ${range.level})` : '';
     try {
@@ -150,6 +151,14 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
       );
     } catch (error) {
       if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
+      if (databaseOutage(error)) {
+        // The log was unreachable: resume the batch later (its open rows only), with no limit.
+        outageBackoffMs = Math.min(outageBackoffMs * 2, 60_000);
+        await sleep(outageBackoffMs, {
+          summary: `delivery log unreachable: resume in ${outageBackoffMs / 1000}s`,
+        });
+        return sendRange(range, outageBackoffMs);
+      }
       // Retries exhausted: the rows still open in this batch have failed for good.
       await bookkeeping.failUnsentDeliveries.executeWithOptions(
         { ...bookkeepingOptions, summary: `${range.channel} retries exhausted → ${range.label}` },
@@ -340,6 +349,11 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
     return { notificationId, status, recipients: progress.recipients, counts, acknowledged };
   }
+}
+
+/** A send batch that stopped because the delivery log was unreachable (not a failed attempt). */
+function databaseOutage(error: ActivityFailure): boolean {
+  return error.cause instanceof ApplicationFailure && error.cause.type === ERROR_TYPES.databaseUnavailable;
 }
 
 /** The levels in the order they fire, repeated `repeat` more times, each pass later than the last. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { isDatabaseUnavailable } from '../../../db/availability';
 import { withTransaction } from '../../../db/pool';
 import { announceInboxMessage, insertInboxMessage } from '../../../db/queries/inbox';
 import type { RenderedCard } from '../../../templates/registry';
@@ -13,28 +14,6 @@ export class InboxTargetError extends Error {
   }
 }
 
-/** Node socket errors: the database could not be reached or dropped the connection. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-
-/**
- * SQLSTATEs after which the same statement may succeed later: class 08 (connection exception),
- * server shutting down or starting, too many connections, serialization failure and deadlock.
- */
-const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01']);
-
-/** pg's own messages for a connection lost or never made (they carry no code). */
-const LOST_CONNECTION =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
-
 /** Database connection trouble is worth another attempt; anything else (constraints, bad data) is not. */
 export function classifyInboxError(error: unknown): SendFailure {
   const e = (error ?? {}) as { code?: unknown; message?: unknown };
@@ -42,10 +21,8 @@ export function classifyInboxError(error: unknown): SendFailure {
   const message = typeof e.message === 'string' ? e.message : String(error);
   if (error instanceof InboxTargetError) return { kind: 'permanent', reason: message };
   if (code === '23503') return { kind: 'permanent', reason: 'the recipient no longer exists' };
-  if (code && (NETWORK_CODES.has(code) || code.startsWith('08') || TRANSIENT_SQLSTATES.has(code))) {
-    return { kind: 'transient', reason: `database: ${code}: ${message}` };
-  }
-  if (LOST_CONNECTION.test(message)) return { kind: 'transient', reason: `database: ${message}` };
+  if (isDatabaseUnavailable(error))
+    return { kind: 'transient', reason: code ? `database: ${code}: ${message}` : `database: ${message}` };
   return { kind: 'permanent', reason: message };
 }
 
