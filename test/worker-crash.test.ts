@@ -1,43 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ROOT } from './support/env';
 import { newDevice, startPushService, vapid, VAPID_SUBJECT, type PushService } from './support/push-service';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 import { ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, TwilioDouble } from './support/twilio-double';
+import { startWorkerProcess } from './support/worker-process';
 
 const RECIPIENTS = 30;
 /** How long each provider holds its answer: long enough for the kill to land mid-send. */
 const PROVIDER_DELAY_MS = 150;
-
-/**
- * A real worker process, as deployed, resolved once it has started polling. `node --import tsx`
- * rather than the tsx binary: that one runs node as a child, which a SIGKILL to tsx would orphan.
- */
-function startWorkerProcess(stack: Stack, channelEnv: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.env.databaseUrl,
-      TEMPORAL_ADDRESS: stack.env.temporalAddress,
-      HERALD_TASK_QUEUE: stack.taskQueue,
-      SMTP_URL: `${stack.sink.url}?tls=off`, // plain-text loopback sink; smtp:// otherwise requires STARTTLS
-      WORKFLOW_BUNDLE_PATH: stack.env.workflowBundlePath,
-      ...channelEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('worker started')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}: ${stderr}`)));
-  });
-}
 
 function isAlive(pid: number): boolean {
   try {

@@ -78,6 +78,8 @@ export interface StackOptions {
   channelEnv?: Record<string, string>;
   /** The stack's tenant id (default: a fresh unique one). */
   tenantId?: string;
+  /** Another Temporal server than the run's shared dev server (a fault test's own, which it restarts). */
+  temporalAddress?: string;
 }
 
 /** Fast retries so retry behaviour is visible within a test. */
@@ -94,7 +96,8 @@ export const FAST_RETRY_ENV = {
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   quietRuntime();
-  const env = readTestEnv();
+  const shared = readTestEnv();
+  const env: TestEnv = { ...shared, temporalAddress: options.temporalAddress ?? shared.temporalAddress };
   const taskQueue = `test-${randomUUID()}`;
   const sink = await startMailSink(options.sink ?? {});
   const db = createPool(env.databaseUrl, 20);

@@ -1,10 +1,13 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createPool } from '../db/pool';
-import { TemplateRegistry } from '../templates/registry';
-import { buildChannels, createHeraldWorker } from '../worker/create-worker';
-import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
-import { TcpProxy } from './support/tcp-proxy';
+import { createPool } from '../../db/pool';
+import { TemplateRegistry } from '../../templates/registry';
+import { buildChannels, createHeraldWorker } from '../../worker/create-worker';
+import { startStack, uniq, waitForNotification, type Stack } from '../support/stack';
+import { TcpProxy } from '../support/tcp-proxy';
+import { faultSetting, ledgerOf, mailArrivals, printLedger } from './ledger';
+
+const OUTAGE_S = faultSetting('HERALD_FAULT_DB_OUTAGE_S', 12);
 
 /**
  * PostgreSQL goes away under the worker in the middle of a fan-out, for longer than a send batch's
@@ -12,7 +15,7 @@ import { TcpProxy } from './support/tcp-proxy';
  * worker reaches the database only through a proxy the test cuts; the API and the test keep theirs.
  * Every recipient is reached and no delivery ends failed because of the outage.
  */
-describe('a database outage longer than the retry window', () => {
+describe('R4 a database outage longer than the retry window', () => {
   let stack: Stack;
   let proxy: TcpProxy;
   let workerDb: Pool;
@@ -76,21 +79,19 @@ describe('a database outage longer than the retry window', () => {
     await proxy.cut();
     const atCut = mine().length;
     // Longer than five attempts at most 1 s apart.
-    await new Promise((r) => setTimeout(r, 12_000));
+    await new Promise((r) => setTimeout(r, OUTAGE_S * 1000));
     const duringOutage = mine().length - atCut;
     await proxy.restore();
 
     const view = await waitForNotification(stack, created.body.id, 120_000);
     const counts = view.counts as Record<string, number>;
-    const received = new Map<string, number>();
-    for (const mail of mine())
-      for (const address of mail.envelopeTo) received.set(address, (received.get(address) ?? 0) + 1);
-    const lost = emails.filter((e) => !received.has(e)).length;
-    const duplicates = [...received.values()].reduce((n, c) => n + c - 1, 0);
-    console.log(
-      `database outage: ${atCut} delivered before the cut, ${duringOutage} in flight during it, ` +
-        `${received.size} of ${emails.length} reached, ${lost} lost, ${duplicates} duplicates, log ${JSON.stringify(counts)}`,
+    const ledger = ledgerOf(emails, mailArrivals(mine()));
+    printLedger(
+      'R4 database outage',
+      ledger,
+      `${atCut} before the cut, ${duringOutage} during it, log ${JSON.stringify(counts)}`,
     );
+    const { lost, duplicates } = ledger;
     expect(view.status).toBe('completed');
     expect(counts.failed ?? 0).toBe(0);
     expect(counts.sent).toBe(emails.length);
