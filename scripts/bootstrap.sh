@@ -1,9 +1,11 @@
 # Sourced by scripts/dev.sh and scripts/test.sh: installs what a fresh clone needs, then exports
-# TEMPORAL_CLI. Safe to run again; does nothing that is already done.
+# TEMPORAL_CLI and TEMPORAL_TEST_SERVER (test commands also call ensure_temporal_server). Safe to run again;
+# does nothing that is already done.
 set -euo pipefail
 
 HERALD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TEMPORAL_CLI_VERSION="v1.5.1"
+TEMPORAL_SERVER_VERSION="v1.28.1"
 
 log() { printf '\033[1;34m[herald]\033[0m %s\n' "$*" >&2; }
 
@@ -41,6 +43,30 @@ ensure_temporal_cli() {
   unset TEMPORAL_CLI || true
 }
 
+# The full Temporal server and its SQL schema tool, for the fault test on PostgreSQL persistence
+# (test/faults/r3-full-server.test.ts). Built into .tools/bin with Go; the schemas are embedded in
+# the tool. Exports TEMPORAL_SERVER and TEMPORAL_SQL_TOOL.
+ensure_temporal_server() {
+  if [[ -x "${TEMPORAL_SERVER:-}" && -x "${TEMPORAL_SQL_TOOL:-}" ]]; then return; fi
+  local server="$HERALD_ROOT/.tools/bin/temporal-server"
+  local sql_tool="$HERALD_ROOT/.tools/bin/temporal-sql-tool"
+  if [[ ! -x "$server" || ! -x "$sql_tool" ]]; then
+    if ! command -v go >/dev/null 2>&1; then
+      log "no Go: the full-server fault test (R3 on PostgreSQL) will fail for want of TEMPORAL_SERVER"
+      return
+    fi
+    log "building the Temporal server $TEMPORAL_SERVER_VERSION and its SQL tool with Go (first run only, a few minutes)…"
+    mkdir -p "$HERALD_ROOT/.tools/bin" "$HERALD_ROOT/.tools/go-bin"
+    GOBIN="$HERALD_ROOT/.tools/go-bin" GOFLAGS=-mod=mod go install \
+      "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" \
+      "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+    # go install names binaries after their package directories (server, sql): too generic for a PATH.
+    mv "$HERALD_ROOT/.tools/go-bin/server" "$server"
+    mv "$HERALD_ROOT/.tools/go-bin/sql" "$sql_tool"
+  fi
+  export TEMPORAL_SERVER="$server" TEMPORAL_SQL_TOOL="$sql_tool"
+}
+
 # Temporal's time-skipping test server for the workflow tests (test/workflows/): the Java one from
 # Maven Central, run by a launcher the SDK starts as `<launcher> <port>`. Exports TEMPORAL_TEST_SERVER.
 ensure_temporal_test_server() {
@@ -66,3 +92,4 @@ ensure_temporal_test_server() {
 ensure_node_modules
 ensure_temporal_cli
 ensure_temporal_test_server
+# ensure_temporal_server is called by the test commands only: `npm run dev` does not need it.

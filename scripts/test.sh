@@ -3,6 +3,7 @@
 # against a real Temporal dev server, a real PostgreSQL and real SMTP servers on loopback.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
+ensure_temporal_server
 cd "$HERALD_ROOT"
 mkdir -p .tmp
 rm -f .tmp/jest-results.json
