@@ -80,6 +80,8 @@ export interface StackOptions {
   tenantId?: string;
   /** Another Temporal server than the run's shared dev server (a fault test's own, which it restarts). */
   temporalAddress?: string;
+  /** Another (migrated) PostgreSQL than the run's shared one (a fault test's own, which it stops). */
+  databaseUrl?: string;
 }
 
 /** Fast retries so retry behaviour is visible within a test. */
@@ -97,7 +99,11 @@ export const FAST_RETRY_ENV = {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   quietRuntime();
   const shared = readTestEnv();
-  const env: TestEnv = { ...shared, temporalAddress: options.temporalAddress ?? shared.temporalAddress };
+  const env: TestEnv = {
+    ...shared,
+    temporalAddress: options.temporalAddress ?? shared.temporalAddress,
+    databaseUrl: options.databaseUrl ?? shared.databaseUrl,
+  };
   const taskQueue = `test-${randomUUID()}`;
   const sink = await startMailSink(options.sink ?? {});
   const db = createPool(env.databaseUrl, 20);
