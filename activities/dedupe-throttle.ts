@@ -9,7 +9,7 @@ import {
   pendingRecipientKeysPage,
   suppressRecipients,
 } from '../db/queries/dedupe-throttle';
-import type { TemplateRegistry } from '../templates/registry';
+import type { TemplateManifest } from '../templates/registry';
 import { STANDBY } from './policies';
 
 /** People per page: each page is one claim statement, one count statement and one update. */
@@ -20,6 +20,8 @@ export interface DedupeThrottleInput {
   tenantId: string;
   level: number;
   request: NotificationRequest;
+  /** The event's manifest in the tenant's catalogue (its own events carry their own rules). */
+  manifest: TemplateManifest | undefined;
 }
 
 export interface DedupeThrottleResult {
@@ -35,16 +37,15 @@ export interface DedupeThrottleResult {
  * `suppressed` with the reason. Dedupe is decided first, so a duplicate does not use up the
  * throttle. Escalation levels belong to their notification and are neither deduped nor counted.
  */
-export function createDedupeThrottleStep(deps: { db: Pool; templates: TemplateRegistry }) {
-  const { db, templates } = deps;
+export function createDedupeThrottleStep(deps: { db: Pool }) {
+  const { db } = deps;
   const log = createLogger('activities');
 
   return async function applyDedupeAndThrottle(input: DedupeThrottleInput): Promise<DedupeThrottleResult> {
     const result: DedupeThrottleResult = { duplicates: 0, throttled: 0 };
     const { request, notificationId } = input;
     if (input.level > 0) return result;
-    // The tenant's catalogue: its own events carry their own rules.
-    const manifest = (await templates.forTenant(db, input.tenantId)).manifest(request.event);
+    const { manifest } = input;
     const dedupe = request.dedupe ?? manifest?.dedupe;
     const throttle = request.throttle ?? manifest?.throttle;
     if (!dedupe && !throttle) return result;

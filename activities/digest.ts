@@ -12,7 +12,7 @@ import {
   type DigestItem,
   type DigestRecipient,
 } from '../db/queries/digests';
-import type { RenderedEmail } from '../templates/registry';
+import type { RenderedEmail, TemplateRegistry } from '../templates/registry';
 import { resolveBrand } from '../common/settings/brand';
 import { getTenantSetting } from '../db/queries/tenant-settings';
 import type { ActivityDeps } from './notifications';
@@ -137,6 +137,12 @@ export interface SendDueDigestsResult {
   failed: { tenantId: string; externalId: string; reason: string }[];
 }
 
+/** A tenant's catalogue and brand, as its digests are rendered with them. */
+interface TenantView {
+  templates: TemplateRegistry;
+  brand: ReturnType<typeof resolveBrand>;
+}
+
 export function createDigestActivities(deps: ActivityDeps) {
   const { db, templates, channels, brandName } = deps;
 
@@ -148,6 +154,7 @@ export function createDigestActivities(deps: ActivityDeps) {
   async function sendOne(
     recipient: DigestRecipient,
     input: SendDueDigestsInput,
+    tenantView: (tenantId: string) => Promise<TenantView>,
   ): Promise<{ items: number; channel: 'email' | 'inapp' } | { error: string } | null> {
     const email = recipient.email;
     const now = Date.parse(input.now);
@@ -167,11 +174,7 @@ export function createDigestActivities(deps: ActivityDeps) {
       const groups = groupDigestItems(items);
       const count = groups.reduce((n, g) => n + g.count, 0);
       // The tenant's own digest variants and brand, as for its notifications.
-      const tenantTemplates = await templates.forTenant(client, recipient.tenantId);
-      const brand = resolveBrand(
-        (await getTenantSetting(client, recipient.tenantId, 'brand'))?.config,
-        brandName,
-      );
+      const { templates: tenantTemplates, brand } = await tenantView(recipient.tenantId);
       const context = {
         data: {
           count,
@@ -262,11 +265,24 @@ export function createDigestActivities(deps: ActivityDeps) {
       tenantId: input.tenantId,
     });
     const result: SendDueDigestsResult = { next: null, sent: [], failed: [] };
+    // Read once per tenant of the page, not once per recipient.
+    const views = new Map<string, Promise<TenantView>>();
+    const tenantView = (tenantId: string): Promise<TenantView> => {
+      let view = views.get(tenantId);
+      if (!view) {
+        view = (async () => ({
+          templates: await templates.forTenant(db, tenantId),
+          brand: resolveBrand((await getTenantSetting(db, tenantId, 'brand'))?.config, brandName),
+        }))();
+        views.set(tenantId, view);
+      }
+      return view;
+    };
     for (const recipient of page) {
       heartbeat(recipient);
       const lastSentAt = recipient.lastSentAt ? Date.parse(recipient.lastSentAt) : null;
       if (!isDigestDue(recipient.digest, recipient.timezone, now, lastSentAt)) continue;
-      const outcome = await sendOne(recipient, input);
+      const outcome = await sendOne(recipient, input, tenantView);
       if (!outcome) continue;
       const key = { tenantId: recipient.tenantId, externalId: recipient.externalId };
       if ('error' in outcome) result.failed.push({ ...key, reason: outcome.error });

@@ -50,7 +50,7 @@ import {
 import { markNotificationFinished, markNotificationRunning } from '../db/queries/notifications';
 import { getTenantSetting } from '../db/queries/tenant-settings';
 import { resolveBrand } from '../common/settings/brand';
-import type { TemplateRegistry } from '../templates/registry';
+import type { TemplateManifest, TemplateRegistry } from '../templates/registry';
 import type { ChannelRegistry, SendFailure } from './channels/types';
 
 export interface ActivityDeps {
@@ -105,10 +105,10 @@ export interface SendBatchResult {
 }
 
 export function createNotificationActivities(deps: ActivityDeps) {
-  const { db, templates, channels } = deps;
+  const { db, channels } = deps;
   const metrics = deps.metrics ?? workerMetrics();
   const log = createLogger('activities');
-  const applyDedupeAndThrottle = createDedupeThrottleStep({ db, templates });
+  const applyDedupeAndThrottle = createDedupeThrottleStep({ db });
 
   /** Resolves the audience into delivery-log rows and splits the open ones into batches. */
   async function prepareDeliveries(input: PrepareInput): Promise<PrepareResult> {
@@ -132,12 +132,14 @@ export function createNotificationActivities(deps: ActivityDeps) {
       channels,
       level,
     });
-    await applyRecipientPolicies(input.notificationId, input.tenantId, level, request);
+    const manifest = templates.manifest(request.event);
+    await applyRecipientPolicies(input.notificationId, input.tenantId, level, request, manifest);
     await applyDedupeAndThrottle({
       notificationId: input.notificationId,
       tenantId: input.tenantId,
       level,
       request,
+      manifest,
     });
     const bypass =
       request.priority === 'critical' || (request.priority === 'high' && input.quietHoursBypassHigh);
@@ -170,8 +172,8 @@ export function createNotificationActivities(deps: ActivityDeps) {
     tenantId: string,
     level: number,
     request: NotificationRequest,
+    manifest: TemplateManifest | undefined,
   ): Promise<void> {
-    const manifest = (await deps.templates.forTenant(db, tenantId)).manifest(request.event);
     const context = {
       event: request.event,
       category: manifest?.category ?? null,

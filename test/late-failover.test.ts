@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 import {
   ACCOUNT_SID,
@@ -7,15 +6,11 @@ import {
   PUBLIC_BASE_URL,
   SMS_FROM,
   TwilioDouble,
+  twilioSignature,
   WHATSAPP_FROM,
 } from './support/twilio-double';
 
-function sign(params: Record<string, string>): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, key) => acc + key + params[key], CALLBACK_URL);
-  return createHmac('sha1', AUTH_TOKEN).update(Buffer.from(data, 'utf8')).digest('base64');
-}
+const sign = (params: Record<string, string>) => twilioSignature(CALLBACK_URL, params);
 
 const phone = () => `+2637${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
 

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { smsChannelFactory, whatsappChannelFactory } from '../activities/channels/twilio';
 import { renderWhatsAppContent } from '../activities/channels/twilio/content-template';
 import type { ChannelBuild, DeliveryTarget } from '../activities/channels/types';
@@ -14,6 +14,7 @@ import {
   PUBLIC_BASE_URL,
   SMS_FROM,
   TwilioDouble,
+  twilioSignature,
   WHATSAPP_FROM,
 } from './support/twilio-double';
 
@@ -27,13 +28,7 @@ const SUSPENDED_SID = `AC${hex32()}`;
 const SUSPENDED_TOKEN = hex32();
 
 const basic = (sid: string, token: string) => `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
-/** Twilio's request signature, computed without the twilio library: HMAC-SHA1 over url + sorted key/values. */
-function sign(url: string, params: Record<string, string>, token: string): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, key) => acc + key + params[key], url);
-  return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
-}
+const sign = twilioSignature;
 const phone = () => `+2637${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
 
 const goodSettings = {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   classifyTwilioError,
   createTwilioChannel,
@@ -15,16 +15,12 @@ import {
   PUBLIC_BASE_URL,
   SMS_FROM,
   TwilioDouble,
+  twilioSignature,
   twilioError,
   WHATSAPP_FROM,
 } from './support/twilio-double';
 
-function sign(url: string, params: Record<string, string>, token = AUTH_TOKEN): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, key) => acc + key + params[key], url);
-  return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
-}
+const sign = twilioSignature;
 
 /** A fresh E.164 number per test, so the double's records never mix between tests. */
 const phone = () => `+2637${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;

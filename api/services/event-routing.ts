@@ -18,7 +18,8 @@ const inCatalogue = async (deps: ApiDeps, tenantId: string, event: string): Prom
 
 /** 404 for an event the catalogue does not have, so routing is never set for a typo. */
 export async function requireEvent(deps: ApiDeps, tenantId: string, event: string): Promise<void> {
-  if (!(await inCatalogue(deps, tenantId, event))) throw notFound(`event ${event} (GET /v1/events lists the events)`);
+  if (!(await inCatalogue(deps, tenantId, event)))
+    throw notFound(`event ${event} (GET /v1/events lists the events)`);
 }
 
 /** Every event of the catalogue with its routing; routings of events no longer there are left out. */

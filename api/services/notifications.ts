@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { deliveryTuning } from '../../common/delivery-tuning';
+import type { TemplateRegistry } from '../../templates/registry';
 import { startNotificationWorkflow } from '../../common/start-notification';
 import {
   ackUpdate,
@@ -70,7 +71,7 @@ export async function checkReferences(
   tenantId: string,
   request: Pick<NotificationRequest, 'event' | 'to' | 'data' | 'channels' | 'escalation' | 'dedupe'>,
   defaults?: { clientTo: Audience | undefined; added: EventRouting },
-): Promise<void> {
+): Promise<TemplateRegistry> {
   const problems: ErrorDetail[] = [];
   // The tenant's view: its own events count, another tenant's do not.
   const templates = await deps.templates.forTenant(deps.db, tenantId);
@@ -155,6 +156,7 @@ export async function checkReferences(
     });
   });
   if (problems.length > 0) throw validationFailed(problems);
+  return templates;
 }
 
 /** A request as the client sends it: `to` may be left out for the event's default audience. */
@@ -182,9 +184,9 @@ export async function createNotification(
   const { to: clientTo, includeDefaults: _includeDefaults, ...rest } = submission;
   const request: NotificationRequest = { ...rest, to: withDefaultAudience(clientTo, routing) };
   const defaults = routing ? { clientTo, added: routingAdditions(clientTo, routing) } : undefined;
-  await checkReferences(deps, tenantId, request, defaults);
+  const templates = await checkReferences(deps, tenantId, request, defaults);
   // Before anything is written: over the cap is a 422, over a daily quota a 429 with no row.
-  const sends = await checkSendCap(deps, tenantId, request);
+  const sends = await checkSendCap(deps, tenantId, request, templates);
   // Over the client's body, not the resolved one: a replay matches whatever the routing is now.
   const requestHash = sha256Hex(canonicalJson(submission));
   const id = randomUUID();

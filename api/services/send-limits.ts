@@ -53,9 +53,10 @@ export async function estimateSends(
   deps: ApiDeps,
   tenantId: string,
   request: CountableRequest,
+  tenantTemplates?: TemplateRegistry,
 ): Promise<SendEstimate> {
-  // The tenant's catalogue: its own events count as the worker will send them.
-  const templates = await deps.templates.forTenant(deps.db, tenantId);
+  // The tenant's catalogue (its own events count as the worker will send them), unless the caller has it.
+  const templates = tenantTemplates ?? (await deps.templates.forTenant(deps.db, tenantId));
   const base = channelsFor(templates, request.event, request.channels);
   const levels = request.escalation?.levels ?? [];
   const passes = 1 + (request.escalation?.repeat ?? 0);
@@ -122,8 +123,9 @@ export async function checkSendCap(
   deps: ApiDeps,
   tenantId: string,
   request: CountableRequest,
+  tenantTemplates?: TemplateRegistry,
 ): Promise<SendEstimate> {
-  const estimate = await estimateSends(deps, tenantId, request);
+  const estimate = await estimateSends(deps, tenantId, request, tenantTemplates);
   enforceSendCap(deps.config, estimate);
   return estimate;
 }

@@ -1,5 +1,5 @@
 /** A loopback server standing in for the Twilio REST API, checking Basic auth and the form fields. */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -208,3 +208,9 @@ export const twilioError = (code: number, message: string, status: number) => ({
 });
 
 /** Twilio's request signature, computed here without the twilio library: HMAC-SHA1 over url + sorted key/values. */
+export function twilioSignature(url: string, params: Record<string, string>, token = AUTH_TOKEN): string {
+  const data = Object.keys(params)
+    .sort()
+    .reduce((acc, key) => acc + key + params[key], url);
+  return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
+}
