@@ -255,11 +255,28 @@ export function linkUrlProblem(raw: string, policy: { allowLoopback: boolean }):
   return null;
 }
 
+/** The longest a URL check waits for DNS before it reports a temporary failure. */
+const RESOLVE_DEADLINE_MS = 5_000;
+
 async function resolve(
   host: string,
   resolver: NonNullable<UrlPolicy['resolver']>,
 ): Promise<{ ok: true; addresses: string[] } | { ok: false; reason: string; temporary?: boolean }> {
-  const answers = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+  // One bound for the whole lookup: a resolver's own timeout multiplies by its servers and tries, and a
+  // request must not wait on an unreachable DNS for longer than a client would (a temporary failure).
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })),
+      RESOLVE_DEADLINE_MS,
+    );
+  });
+  const bounded = <T>(lookup: Promise<T>) => Promise.race([lookup, deadline]);
+  const answers = await Promise.allSettled([
+    bounded(resolver.resolve4(host)),
+    bounded(resolver.resolve6(host)),
+  ]);
+  clearTimeout(timer);
   const addresses = answers.flatMap((a) => (a.status === 'fulfilled' ? a.value : []));
   if (addresses.length > 0) return { ok: true, addresses };
   const failures = answers
