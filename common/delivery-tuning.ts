@@ -29,6 +29,11 @@ export const deliveryTuningSettings = {
   BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   MAX_CONCURRENT_BATCHES: z.coerce.number().int().min(1).max(100).default(4),
   SEND_HEARTBEAT_TIMEOUT_MS: ms(30_000),
+  // Paged fan-out: batches per page, and the history length at which a run continues as new.
+  RANGES_PER_PAGE: z.coerce.number().int().min(1).max(1000).default(50),
+  HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(50).max(40_000).default(8_000),
+  // Audiences up to this many deliveries are sent by the resolving activity itself (0: never).
+  SMALL_AUDIENCE_DELIVERIES: z.coerce.number().int().min(0).max(1000).default(20),
   // Retries of temporary send failures, for every channel; <CHANNEL>_RETRY_* overrides one channel.
   RETRY_INITIAL_INTERVAL_MS: ms(5_000),
   RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
@@ -47,6 +52,9 @@ export function deliveryTuning(config: DeliveryTuningSettings): DeliveryTuning {
     batchSize: config.BATCH_SIZE,
     maxConcurrentBatches: config.MAX_CONCURRENT_BATCHES,
     heartbeatTimeoutMs: config.SEND_HEARTBEAT_TIMEOUT_MS,
+    rangesPerPage: config.RANGES_PER_PAGE,
+    historyEventsPerRun: config.HISTORY_EVENTS_PER_RUN,
+    smallAudience: config.SMALL_AUDIENCE_DELIVERIES,
     retry: Object.fromEntries(
       CHANNELS.map((channel) => [channel, retryPolicy(config, channel)]),
     ) as DeliveryTuning['retry'],

@@ -110,6 +110,12 @@ export interface DeliveryTuning {
   maxConcurrentBatches: number;
   heartbeatTimeoutMs: number;
   retry: Record<ChannelName, ChannelRetryPolicy>;
+  /** Batches read per page of a level's open deliveries (absent in runs started before paging). */
+  rangesPerPage?: number;
+  /** A run continues as new once its history has this many events (Temporal's limit is 51,200). */
+  historyEventsPerRun?: number;
+  /** Audiences of at most this many deliveries are sent by the activity that resolves them. */
+  smallAudience?: number;
 }
 
 /** How a failover standby's delivery reads in the log (`failover standby (after push)`). */
@@ -134,6 +140,41 @@ export interface NotificationWorkflowInput {
   tenantId: string;
   request: NotificationRequest;
   tuning: DeliveryTuning;
+  /** Set when a run continues as new: where the previous one stopped. */
+  carried?: NotificationCarry;
+}
+
+/**
+ * What a notification run hands to the next when its history is long enough to continue as new
+ * (a continued run): the progress so far, the acknowledgement, and where it stands.
+ */
+export interface NotificationCarry {
+  /** When the first run started: escalation levels are due relative to it. */
+  startedAt: number;
+  progress: NotificationProgress;
+  acknowledged: Acknowledgement | null;
+  at: NotificationPosition;
+}
+
+/**
+ * A step of a notification, per level (0: the notification, n: escalation level n): resolve its
+ * audience, send its open deliveries page by page from `cursor`, wake failover links, wait for an ack.
+ */
+export interface NotificationPosition {
+  level: number;
+  step: 'resolve' | 'send' | 'failover' | 'wait';
+  cursor: RangeCursor | null;
+  /** The resolving step already tried these sends once (small audience): one attempt fewer is left. */
+  triedOnce?: boolean;
+  /** Then: the wait before that retry (a provider's Retry-After, else the shortest first interval). */
+  retryDelayMs?: number;
+}
+
+/** Where a page of a level's open deliveries ended: send order is (quiet-hours group, channel, id). */
+export interface RangeCursor {
+  notBefore: string | null;
+  channel: ChannelName;
+  id: string;
 }
 
 export type NotificationPhase =

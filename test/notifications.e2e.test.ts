@@ -158,8 +158,9 @@ describe('a notification from an HTTP call to real inboxes', () => {
 describe('GET /v1/notifications/{id} while the workflow runs', () => {
   let stack: Stack;
   beforeAll(async () => {
-    // A slow SMTP server keeps the notification running long enough to look at it.
-    stack = await startStack({ sink: { dataDelayMs: 1500 } });
+    // A slow SMTP server keeps the notification running long enough to look at it; batches, not the
+    // small-audience path (which sends while resolving), so the run shows its sending phase.
+    stack = await startStack({ sink: { dataDelayMs: 1500 }, apiEnv: { SMALL_AUDIENCE_DELIVERIES: '0' } });
   });
   afterAll(async () => {
     await stack.close();

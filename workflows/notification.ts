@@ -1,18 +1,19 @@
 import {
-  ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities';
 import { ERROR_TYPES } from '../common/errors';
@@ -20,44 +21,56 @@ import { ackUpdate, cancelUpdate, notificationStateQuery, SEARCH_ATTRIBUTES } fr
 import type {
   Acknowledgement,
   CancelResult,
-  ChannelRetryPolicy,
+  DeliveryStatus,
   EscalationLevel,
   IdRange,
+  NotificationCarry,
   NotificationOutcome,
+  NotificationPosition,
   NotificationProgress,
   NotificationWorkflowInput,
 } from '../common/types';
+import { expandLevels } from './escalation-levels';
+import { sendBatchOptions } from './send-options';
+import { legacyNotificationWorkflow } from './notification-legacy';
 
-const bookkeepingOptions: ActivityOptions = {
+/** Runs that started before paged fan-out replay the earlier workflow. */
+const PAGED_FAN_OUT = 'paged-fan-out';
+
+const retryForever = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
+/** Bookkeeping runs in the workflow's own worker: no task-queue round trip, no activity events. */
+const bookkeeping = proxyLocalActivities<HeraldActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-};
-const bookkeeping = proxyActivities<HeraldActivities>(bookkeepingOptions);
-
-const sendOptions = (retry: ChannelRetryPolicy, heartbeatTimeoutMs: number): ActivityOptions => ({
-  startToCloseTimeout: '15 minutes',
-  // A dead worker is noticed after one heartbeat timeout, and the batch resumes elsewhere.
-  heartbeatTimeout: heartbeatTimeoutMs,
-  retry: {
-    initialInterval: retry.initialIntervalMs,
-    backoffCoefficient: retry.backoffCoefficient,
-    maximumInterval: retry.maximumIntervalMs,
-    maximumAttempts: retry.maximumAttempts,
-    nonRetryableErrorTypes: [ERROR_TYPES.unknownChannel],
-  },
+  retry: retryForever,
+});
+const localOptions = (summary: string): LocalActivityOptions => ({
+  startToCloseTimeout: '2 minutes',
+  retry: retryForever,
+  summary,
 });
 
 /**
- * One notification: resolve the audience into delivery rows, send them in batches through a sliding
- * window of activities, then, with an escalation policy, wait for an acknowledgement and escalate
- * level by level. Per-recipient state lives in the delivery log; the workflow keeps only counts, so
- * its history stays small however large the audience. `cancel` stops everything still pending, waits
- * for running batches to stop, and answers with what was sent before it took effect.
+ * One notification, level by level (0: the notification itself; then each escalation level that
+ * fires): resolve the level's audience into delivery rows, send its open rows page by page through
+ * a sliding window of batches (waiting out quiet hours in send order), wake failover links until
+ * none is left, then wait for an acknowledgement before the next level. A small audience is resolved
+ * and sent by one activity. Per-recipient state lives in the delivery log; the run keeps counts and
+ * a cursor, and continues as new when its history grows long, so any audience fits.
  */
 export async function notificationWorkflow(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
+  if (!input.carried && !patched(PAGED_FAN_OUT)) return legacyNotificationWorkflow(input);
+  return pagedNotification(input);
+}
+
+async function pagedNotification(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
   const { notificationId, tenantId, request, tuning } = input;
+  const rangesPerPage = tuning.rangesPerPage ?? 50;
+  const historyEventsPerRun = tuning.historyEventsPerRun ?? 8_000;
   const levels = expandLevels(request.escalation?.levels ?? [], request.escalation?.repeat ?? 0);
-  const progress: NotificationProgress = {
+  const carried = input.carried;
+  const startedAt = carried?.startedAt ?? workflowInfo().startTime.getTime();
+  const dueAt = (level: EscalationLevel) => new Date(startedAt + level.afterSeconds * 1000).toISOString();
+  const progress: NotificationProgress = carried?.progress ?? {
     notificationId,
     phase: 'resolving',
     recipients: 0,
@@ -66,23 +79,19 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     batchesDone: 0,
     counts: {},
     quietHours: null,
-    escalation: null,
+    escalation: levels[0] ? { level: 0, levels: levels.length, nextAt: dueAt(levels[0]) } : null,
     acknowledged: null,
   };
-  let acknowledged: Acknowledgement | null = null;
+  let acknowledged: Acknowledgement | null = carried?.acknowledged ?? null;
+  const at: NotificationPosition = carried?.at ?? { level: 0, step: 'resolve', cursor: null };
   let cancelled = false;
   let finished = false;
-  let inFlight = 0;
-  /** Runs that started before cancel waited for batches replay the old way (answer at once). */
-  const cancelWaitsForBatches = () => patched('cancel-waits-for-batches');
-  let cancelWaits = false;
   /** Until the sends and escalations are over: a cancel after that has nothing left to stop. */
   let delivering = true;
-  /** Set once a waiting cancel has taken effect: what the log says went out. */
+  /** Set once a cancel has taken effect: what the log says went out. */
   let sentBeforeCancel: number | null = null;
-  const startedAt = workflowInfo().startTime.getTime();
-  const dueAt = (level: EscalationLevel) => new Date(startedAt + level.afterSeconds * 1000).toISOString();
-  if (levels[0]) progress.escalation = { level: 0, levels: levels.length, nextAt: dueAt(levels[0]) };
+  let inFlight = 0;
+  let batches: Promise<void>[] = [];
   const levelsLeft = () => (progress.escalation ? progress.escalation.levels - progress.escalation.level : 0);
 
   setHandler(notificationStateQuery, () => progress);
@@ -97,20 +106,16 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   });
   setHandler(cancelUpdate, () => {
     const pending = {
-      batches: progress.batchesTotal - progress.batchesDone,
+      batches: Math.max(0, progress.batchesTotal - progress.batchesDone),
       escalationLevels: acknowledged ? 0 : levelsLeft(),
       nextEscalationAt: acknowledged ? null : (progress.escalation?.nextAt ?? null),
       quietHoursDeliveries: progress.quietHours?.deliveries ?? 0,
     };
-    if (finished || cancelled || (!delivering && cancelWaitsForBatches())) {
+    if (finished || cancelled || !delivering) {
       return { cancelled: false, reason: 'the notification has finished', pending, sentBeforeCancel: 0 };
     }
     cancelled = true;
     work.cancel();
-    cancelWaits = cancelWaitsForBatches();
-    // Only a replay of a run cancelled the old way comes here; its recorded answer is what counts.
-    if (!cancelWaits)
-      return { cancelled: true, reason: null, pending, sentBeforeCancel: progress.counts.sent ?? 0 };
     // The answer waits until the batches have stopped and the log is final.
     return condition(() => sentBeforeCancel !== null).then((): CancelResult => ({
       cancelled: true,
@@ -120,22 +125,143 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     }));
   });
 
-  const sender = proxyActivities<HeraldActivities>(
-    sendOptions(tuning.retry.email, tuning.heartbeatTimeoutMs),
-  );
-
-  const sendRange = async (range: IdRange, outageBackoffMs = 500): Promise<void> => {
-    const retry = tuning.retry[range.channel];
-    const level = range.level > 0 ? ` (escalation ${range.level})` : '';
-    try {
-      await sender.sendBatch.executeWithOptions(
+  /** Resolves the current level; a small audience is sent (and, without escalation, finished) there. */
+  async function resolveLevel(): Promise<NotificationOutcome | null> {
+    const level = at.level;
+    const escalation = level > 0 ? levels[level - 1]! : null;
+    const resolved = await bookkeeping.resolveAudience.executeWithOptions(
+      {
+        // Resolving a million-person audience writes millions of rows.
+        startToCloseTimeout: '30 minutes',
+        retry: retryForever,
+        summary:
+          level === 0
+            ? `resolve audience of ${request.event}`
+            : `escalation level ${level}: resolve audience`,
+      },
+      [
         {
-          ...sendOptions(retry, tuning.heartbeatTimeoutMs),
-          // On cancel the batch's promise settles only once the activity has really stopped.
-          ...(cancelWaitsForBatches()
-            ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
-            : {}),
-          summary: `${range.channel} → ${range.label}${level}`,
+          notificationId,
+          tenantId,
+          request,
+          batchSize: tuning.batchSize,
+          quietHoursBypassHigh: tuning.quietHoursBypassHigh,
+          level,
+          to:
+            escalation && (escalation.recipients || escalation.groups)
+              ? { recipients: escalation.recipients, groups: escalation.groups }
+              : request.to,
+          channels: escalation?.channels,
+          sendNow: tuning.smallAudience
+            ? { maxDeliveries: tuning.smallAudience, ackable: levels.length > 0, finish: levels.length === 0 }
+            : undefined,
+        },
+      ],
+    );
+    if (level === 0) progress.recipients = resolved.recipients;
+    progress.deliveries += resolved.deliveries;
+    progress.counts = resolved.counts;
+    progress.batchesTotal += resolved.batches;
+    if (resolved.held > 0) progress.quietHours = { deliveries: resolved.held, nextAt: resolved.heldUntil };
+    if (resolved.finished) return end(resolved.finished.status, resolved.finished.counts);
+    // Sent here already (open only if some failed temporarily): the send step picks up what is left.
+    at.step = resolved.open > 0 ? 'send' : 'failover';
+    at.cursor = null;
+    at.triedOnce = resolved.sentNow;
+    at.retryDelayMs = resolved.retryAfterMs ?? undefined;
+    return null;
+  }
+
+  /** Sends the level's open deliveries page by page from the cursor, through the window of batches. */
+  async function sendPages(): Promise<void> {
+    progress.phase = 'sending';
+    if (at.triedOnce) {
+      // The first attempt was the resolving step's: the retry waits its interval, as any retry does.
+      const first =
+        at.retryDelayMs ?? Math.min(...Object.values(tuning.retry).map((r) => r.initialIntervalMs));
+      await sleep(first, { summary: 'retry what failed temporarily while resolving' });
+    }
+    for (;;) {
+      const page = await bookkeeping.openRangesPage.executeWithOptions(
+        localOptions(`level ${at.level}: next ${rangesPerPage} batches`),
+        [
+          {
+            notificationId,
+            level: at.level,
+            batchSize: tuning.batchSize,
+            maxRanges: rangesPerPage,
+            after: at.cursor,
+          },
+        ],
+      );
+      for (const range of page.ranges) {
+        await waitOutQuietHours(range);
+        await condition(() => inFlight < tuning.maxConcurrentBatches);
+        dispatch(range);
+      }
+      if (!page.cursor) break;
+      if (historyIsLong()) {
+        // Continue as new only with no batch in flight: the cursor then marks everything before it done.
+        await drain();
+        at.cursor = page.cursor;
+        await continueWithState();
+      }
+      at.cursor = page.cursor;
+    }
+    await drain();
+    at.cursor = null;
+    at.triedOnce = false;
+    at.retryDelayMs = undefined;
+  }
+
+  /** Quiet hours: ranges come in send order, so the held ones wait here one end time after another. */
+  async function waitOutQuietHours(range: IdRange): Promise<void> {
+    if (range.notBefore === null) return;
+    const wait = Date.parse(range.notBefore) - Date.now();
+    if (wait > 0) {
+      progress.phase = 'waiting_quiet_hours';
+      progress.quietHours = {
+        deliveries: progress.quietHours?.deliveries ?? range.size,
+        nextAt: range.notBefore,
+      };
+      await sleep(wait, { summary: `quiet hours: deliveries wait until ${range.notBefore}` });
+      progress.phase = 'sending';
+    }
+    if (progress.quietHours) {
+      const deliveries = Math.max(0, progress.quietHours.deliveries - range.size);
+      progress.quietHours = { deliveries, nextAt: deliveries > 0 ? progress.quietHours.nextAt : null };
+    }
+  }
+
+  function dispatch(range: IdRange): void {
+    inFlight++;
+    const batch = sendRange(range, at.triedOnce === true).finally(() => {
+      inFlight--;
+      progress.batchesDone++;
+      progress.batchesTotal = Math.max(progress.batchesTotal, progress.batchesDone + inFlight);
+    });
+    // A cancel can end the page loop before drain(); the batch's rejection is not unhandled then.
+    batch.catch(() => undefined);
+    batches.push(batch);
+  }
+
+  async function drain(): Promise<void> {
+    const running = batches;
+    batches = [];
+    await Promise.all(running);
+  }
+
+  /** One batch, retried by Temporal; the log unreachable resumes it later, retries exhausted fail it. */
+  async function sendRange(range: IdRange, triedOnce: boolean, outageBackoffMs = 500): Promise<void> {
+    const retry = tuning.retry[range.channel];
+    const escalation = range.level > 0 ? ` (escalation ${range.level})` : '';
+    const attempts = { ...retry, maximumAttempts: retry.maximumAttempts - (triedOnce ? 1 : 0) };
+    try {
+      if (attempts.maximumAttempts < 1) throw new RetriesUsedUp();
+      const result = await sender.sendBatch.executeWithOptions(
+        {
+          ...sendBatchOptions(attempts, tuning.heartbeatTimeoutMs),
+          summary: `${range.channel} → ${range.label}${escalation}`,
         },
         [
           {
@@ -149,194 +275,94 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
           },
         ],
       );
+      count({ sent: result.sent, failed: result.failed, skipped: result.skipped });
     } catch (error) {
-      if (!(error instanceof ActivityFailure) || isCancellation(error)) throw error;
-      if (databaseOutage(error)) {
+      const usedUp = error instanceof RetriesUsedUp;
+      if (!usedUp && (!(error instanceof ActivityFailure) || isCancellation(error))) throw error;
+      if (!usedUp && databaseOutage(error as ActivityFailure)) {
         // The log was unreachable: resume the batch later (its open rows only), with no limit.
-        outageBackoffMs = Math.min(outageBackoffMs * 2, 60_000);
-        await sleep(outageBackoffMs, {
-          summary: `delivery log unreachable: resume in ${outageBackoffMs / 1000}s`,
-        });
-        return sendRange(range, outageBackoffMs);
+        const backoff = Math.min(outageBackoffMs * 2, 60_000);
+        await sleep(backoff, { summary: `delivery log unreachable: resume in ${backoff / 1000}s` });
+        return sendRange(range, triedOnce, backoff);
       }
       // Retries exhausted: the rows still open in this batch have failed for good.
-      await bookkeeping.failUnsentDeliveries.executeWithOptions(
-        { ...bookkeepingOptions, summary: `${range.channel} retries exhausted → ${range.label}` },
+      const failed = await bookkeeping.failUnsentDeliveries.executeWithOptions(
+        localOptions(`${range.channel} retries exhausted → ${range.label}`),
         [{ notificationId, range, reason: `gave up after ${retry.maximumAttempts} attempts` }],
       );
+      count({ failed });
     }
-  };
+  }
 
-  /**
-   * Sends what may go now, and each group held back by quiet hours after one durable timer per
-   * distinct end time (recipients whose windows end together share it).
-   */
-  const sendRespectingQuietHours = async (ranges: IdRange[]): Promise<void> => {
-    const now = ranges.filter((r) => r.notBefore === null || Date.parse(r.notBefore) <= Date.now());
-    const later = new Map<string, IdRange[]>();
-    for (const range of ranges) {
-      if (now.includes(range)) continue;
-      later.set(range.notBefore!, [...(later.get(range.notBefore!) ?? []), range]);
+  /** Live counts for the query: what each batch reports moves out of `pending`. */
+  function count(moved: Partial<Record<DeliveryStatus, number>>): void {
+    for (const [status, n] of Object.entries(moved) as [DeliveryStatus, number][]) {
+      if (!n) continue;
+      progress.counts[status] = (progress.counts[status] ?? 0) + n;
+      progress.counts.pending = Math.max(0, (progress.counts.pending ?? 0) - n);
     }
-    const held = () => [...later.values()].flat();
-    const updateQuietHours = () => {
-      const waiting = held();
-      const next = [...later.keys()].sort()[0] ?? null;
-      progress.quietHours = waiting.length
-        ? { deliveries: waiting.reduce((n, r) => n + r.size, 0), nextAt: next }
-        : progress.quietHours && { deliveries: 0, nextAt: null };
-    };
-    updateQuietHours();
-    const waits = [...later.entries()].map(async ([until, group]) => {
-      await sleep(Math.max(0, Date.parse(until) - Date.now()), {
-        summary: `quiet hours: ${group.reduce((n, r) => n + r.size, 0)} deliveries wait until ${until}`,
-      });
-      later.delete(until);
-      updateQuietHours();
-      progress.phase = 'sending';
-      await sendAll(group);
-    });
-    // Handled here too: if cancel interrupts sendAll(now), a wait rejecting later must not go unhandled.
-    for (const wait of waits) wait.catch(() => undefined);
-    await sendAll(now);
-    if (later.size > 0) progress.phase = 'waiting_quiet_hours';
-    await Promise.all(waits);
-  };
-
-  /** Sends ranges through a sliding window of at most maxConcurrentBatches batches in flight. */
-  const sendAll = async (ranges: IdRange[]): Promise<void> => {
-    progress.batchesTotal += ranges.length;
-    const batches: Promise<void>[] = [];
-    for (const range of ranges) {
-      await condition(() => inFlight < tuning.maxConcurrentBatches);
-      inFlight++;
-      const batch = sendRange(range).finally(() => {
-        inFlight--;
-        progress.batchesDone++;
-      });
-      // A cancel can end this loop before Promise.all below; the batch's rejection is not unhandled then.
-      batch.catch(() => undefined);
-      batches.push(batch);
-    }
-    await Promise.all(batches);
-  };
+  }
 
   /** Each permanent failure in a recipient's failover chain wakes the next channel, until none is left. */
-  const failover = async (level: number): Promise<void> => {
-    // Runs that started before failover existed replay without these activities.
-    if (!patched('failover-chains')) return;
-    for (;;) {
-      const woken = await bookkeeping.wakeFailover.executeWithOptions(
-        { ...bookkeepingOptions, summary: 'failover: wake the next channel of failed chains' },
-        [{ notificationId, level, batchSize: tuning.batchSize }],
-      );
-      if (woken.ranges.length === 0) return;
-      await sendAll(woken.ranges);
-    }
-  };
-
-  const deliver = async (): Promise<void> => {
-    const prepared = await bookkeeping.prepareDeliveries.executeWithOptions(
-      { ...bookkeepingOptions, summary: `resolve audience of ${request.event}` },
-      [
-        {
-          notificationId,
-          tenantId,
-          request,
-          batchSize: tuning.batchSize,
-          quietHoursBypassHigh: tuning.quietHoursBypassHigh,
-        },
-      ],
+  async function wakeFailover(): Promise<void> {
+    const { woken } = await bookkeeping.wakeFailoverStandbys.executeWithOptions(
+      localOptions('failover: wake the next channel of failed chains'),
+      [{ notificationId, level: at.level }],
     );
-    progress.recipients = prepared.recipients;
-    progress.deliveries = prepared.deliveries;
-    progress.counts = prepared.counts;
-    progress.phase = 'sending';
-    await sendRespectingQuietHours(prepared.ranges);
-    await failover(0);
-
-    for (const [index, level] of levels.entries()) {
-      progress.phase = 'waiting_ack';
-      progress.escalation = { level: index, levels: levels.length, nextAt: dueAt(level) };
-      const wait = Math.max(0, Date.parse(dueAt(level)) - Date.now());
-      const ackedInTime = await condition(() => acknowledged !== null, wait, {
-        summary: `escalation level ${index + 1} in ${level.afterSeconds}s unless acknowledged`,
-      });
-      if (ackedInTime) break;
-      progress.phase = 'sending';
-      const next = levels[index + 1];
-      progress.escalation = { level: index + 1, levels: levels.length, nextAt: next ? dueAt(next) : null };
-      const escalated = await bookkeeping.prepareDeliveries.executeWithOptions(
-        { ...bookkeepingOptions, summary: `escalation level ${index + 1}: resolve audience` },
-        [
-          {
-            notificationId,
-            tenantId,
-            request,
-            batchSize: tuning.batchSize,
-            level: index + 1,
-            quietHoursBypassHigh: tuning.quietHoursBypassHigh,
-            to:
-              level.recipients || level.groups
-                ? { recipients: level.recipients, groups: level.groups }
-                : request.to,
-            channels: level.channels,
-          },
-        ],
-      );
-      progress.deliveries += escalated.deliveries;
-      await sendRespectingQuietHours(escalated.ranges);
-      await failover(index + 1);
+    if (woken > 0) {
+      progress.counts.pending = (progress.counts.pending ?? 0) + woken;
+      progress.batchesTotal += Math.ceil(woken / tuning.batchSize);
     }
-  };
-
-  // Everything cancel must stop lives in this scope: batches, retries, escalation timers.
-  const work = new CancellationScope();
-  const delivered = work.run(deliver).catch((error: unknown) => {
-    if (!(cancelled && isCancellation(error))) throw error;
-  });
-  // A cancel is handled as soon as it arrives, while batches may still be sending.
-  await Promise.race([delivered, condition(() => cancelled)]);
-  delivering = false;
-
-  if (cancelled) {
-    if (cancelWaits) {
-      await CancellationScope.nonCancellable(async () => {
-        // Running batches stop at their next claim; what is already on the wire finishes and is logged.
-        await bookkeeping.skipUnclaimedDeliveries.executeWithOptions(
-          { ...bookkeepingOptions, summary: 'cancelled: skip what no batch has claimed' },
-          [{ notificationId }],
-        );
-        // Bounded: a batch on a dead worker ends after one heartbeat timeout; one that never stops is
-        // left behind, and its claims keep it from sending what finishCancelled ends below.
-        const stopped = await condition(() => inFlight === 0, 2 * tuning.heartbeatTimeoutMs, {
-          summary: 'cancelled: wait for running batches to stop',
-        });
-        if (stopped) await delivered;
-        else delivered.catch(() => undefined);
-      });
-    } else {
-      await delivered;
-    }
-    const result = await CancellationScope.nonCancellable(() =>
-      bookkeeping.finishCancelled.executeWithOptions(
-        { ...bookkeepingOptions, summary: 'cancelled: skip what is left' },
-        [{ notificationId }],
-      ),
-    );
-    if (cancelWaits) {
-      sentBeforeCancel = result.counts.sent ?? 0;
-      // The cancel update answers before the run ends.
-      await condition(allHandlersFinished);
-    }
-    return end('cancelled', result.counts);
+    at.step = woken > 0 ? 'send' : 'wait';
+    at.cursor = null;
   }
-  progress.phase = 'finishing';
-  const outcome = await bookkeeping.finishNotification.executeWithOptions(
-    { ...bookkeepingOptions, summary: 'record final status' },
-    [{ notificationId }],
-  );
-  return end(outcome.status, outcome.counts);
+
+  /** Until the next level is due, unless acknowledged; false when there is none or it was acknowledged. */
+  async function waitForAck(): Promise<boolean> {
+    const next = levels[at.level];
+    if (!next || acknowledged) return false;
+    progress.phase = 'waiting_ack';
+    progress.escalation = { level: at.level, levels: levels.length, nextAt: dueAt(next) };
+    const wait = Math.max(0, Date.parse(dueAt(next)) - Date.now());
+    const ackedInTime = await condition(() => acknowledged !== null, wait, {
+      summary: `escalation level ${at.level + 1} in ${next.afterSeconds}s unless acknowledged`,
+    });
+    if (ackedInTime) return false;
+    const after = levels[at.level + 1];
+    progress.escalation = { level: at.level + 1, levels: levels.length, nextAt: after ? dueAt(after) : null };
+    progress.phase = 'sending';
+    Object.assign(at, { level: at.level + 1, step: 'resolve', cursor: null });
+    return true;
+  }
+
+  /** Every step of every level, from wherever this run starts; the outcome when a small audience finished. */
+  async function deliver(): Promise<NotificationOutcome | null> {
+    for (;;) {
+      if (at.step === 'resolve') {
+        const outcome = await resolveLevel();
+        if (outcome) return outcome;
+      } else if (at.step === 'send') {
+        await sendPages();
+        at.step = 'failover';
+      } else if (at.step === 'failover') {
+        await wakeFailover();
+      } else if (!(await waitForAck())) {
+        return null;
+      }
+    }
+  }
+
+  function historyIsLong(): boolean {
+    const info = workflowInfo();
+    return info.historyLength >= historyEventsPerRun || info.continueAsNewSuggested;
+  }
+
+  async function continueWithState(): Promise<never> {
+    // An ack or cancel being answered finishes in this run.
+    await condition(allHandlersFinished);
+    const carry: NotificationCarry = { startedAt, progress, acknowledged, at };
+    return continueAsNew<typeof notificationWorkflow>({ ...input, carried: carry });
+  }
 
   function end(
     status: NotificationOutcome['status'],
@@ -349,18 +375,59 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
     return { notificationId, status, recipients: progress.recipients, counts, acknowledged };
   }
+
+  const sender = proxyActivities<HeraldActivities>(
+    sendBatchOptions(tuning.retry.email, tuning.heartbeatTimeoutMs),
+  );
+
+  // Everything cancel must stop lives in this scope: batches, retries, quiet hours and escalation timers.
+  const work = new CancellationScope();
+  const delivered = work.run(deliver).catch((error: unknown) => {
+    if (cancelled && isCancellation(error)) return null;
+    throw error;
+  });
+  // A cancel is handled as soon as it arrives, while batches may still be sending.
+  const early = await Promise.race([delivered, condition(() => cancelled).then(() => null)]);
+  delivering = false;
+  if (early && !cancelled) return early;
+
+  if (cancelled) {
+    await CancellationScope.nonCancellable(async () => {
+      // Running batches stop at their next claim; what is already on the wire finishes and is logged.
+      await bookkeeping.skipUnclaimedDeliveries.executeWithOptions(
+        localOptions('cancelled: skip what no batch has claimed'),
+        [{ notificationId }],
+      );
+      // Bounded: a batch on a dead worker ends after one heartbeat timeout; one that never stops is
+      // left behind, and its claims keep it from sending what finishCancelled ends below.
+      const stopped = await condition(() => inFlight === 0, 2 * tuning.heartbeatTimeoutMs, {
+        summary: 'cancelled: wait for running batches to stop',
+      });
+      if (stopped) await delivered;
+      else delivered.catch(() => undefined);
+    });
+    const result = await CancellationScope.nonCancellable(() =>
+      bookkeeping.finishCancelled.executeWithOptions(localOptions('cancelled: skip what is left'), [
+        { notificationId },
+      ]),
+    );
+    sentBeforeCancel = result.counts.sent ?? 0;
+    // The cancel update answers before the run ends.
+    await condition(allHandlersFinished);
+    return end('cancelled', result.counts);
+  }
+  progress.phase = 'finishing';
+  const outcome = await bookkeeping.finishNotification.executeWithOptions(
+    localOptions('record final status'),
+    [{ notificationId }],
+  );
+  return end(outcome.status, outcome.counts);
 }
+
+/** A channel allowing one attempt, which the resolving step has made: nothing is left to retry. */
+class RetriesUsedUp extends Error {}
 
 /** A send batch that stopped because the delivery log was unreachable (not a failed attempt). */
 function databaseOutage(error: ActivityFailure): boolean {
   return error.cause instanceof ApplicationFailure && error.cause.type === ERROR_TYPES.databaseUnavailable;
-}
-
-/** The levels in the order they fire, repeated `repeat` more times, each pass later than the last. */
-function expandLevels(levels: EscalationLevel[], repeat: number): EscalationLevel[] {
-  const pass = levels.reduce((max, l) => Math.max(max, l.afterSeconds), 0);
-  const sorted = [...levels].sort((a, b) => a.afterSeconds - b.afterSeconds);
-  return Array.from({ length: repeat + 1 }, (_, cycle) =>
-    sorted.map((l) => ({ ...l, afterSeconds: l.afterSeconds + cycle * pass })),
-  ).flat();
 }

@@ -1,4 +1,4 @@
-import type { ChannelName, DeliveryStatus, IdRange } from '../../common/types';
+import type { ChannelName, DeliveryStatus, IdRange, RangeCursor } from '../../common/types';
 import { applyPendingProviderStatuses } from './provider-status';
 import type { Queryable } from './recipients';
 
@@ -166,6 +166,28 @@ export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promi
   );
 }
 
+/** A batch as the range queries select it: one channel and quiet-hours group, by id. */
+interface RangeRow {
+  channel: ChannelName;
+  not_before: Date | null;
+  from_id: string;
+  to_id: string;
+  size: string;
+  label: string;
+}
+
+const toRange =
+  (level: number) =>
+  (r: RangeRow): IdRange => ({
+    channel: r.channel,
+    level,
+    notBefore: r.not_before?.toISOString() ?? null,
+    fromId: String(r.from_id),
+    toId: String(r.to_id),
+    size: Number(r.size),
+    label: r.label,
+  });
+
 /** Splits the open deliveries of a notification into id ranges of at most `batchSize` rows per channel. */
 export async function openDeliveryRanges(
   db: Queryable,
@@ -174,14 +196,7 @@ export async function openDeliveryRanges(
   level = 0,
   onlyIds: string[] | null = null,
 ): Promise<{ ranges: IdRange[]; recipients: number; deliveries: number }> {
-  const ranges = await db.query<{
-    channel: ChannelName;
-    not_before: Date | null;
-    from_id: string;
-    to_id: string;
-    size: string;
-    label: string;
-  }>(
+  const ranges = await db.query<RangeRow>(
     `SELECT channel, not_before, min(id) AS from_id, max(id) AS to_id, count(*) AS size,
             CASE WHEN count(*) <= 3 THEN string_agg(who, ', ' ORDER BY id)
                  ELSE (array_agg(who ORDER BY id))[1] || ' … '
@@ -202,17 +217,112 @@ export async function openDeliveryRanges(
     [notificationId, level],
   );
   return {
-    ranges: ranges.rows.map((r) => ({
-      channel: r.channel,
-      level,
-      notBefore: r.not_before?.toISOString() ?? null,
-      fromId: String(r.from_id),
-      toId: String(r.to_id),
-      size: Number(r.size),
-      label: r.label,
-    })),
+    ranges: ranges.rows.map(toRange(level)),
     recipients: Number(totals.rows[0]?.recipients ?? 0),
     deliveries: Number(totals.rows[0]?.deliveries ?? 0),
+  };
+}
+
+/**
+ * The next page of a level's open deliveries after `after`, in send order, cut into ranges of at
+ * most `batchSize` (each range one channel and one quiet-hours group). `cursor` is null at the end.
+ * The statuses are spelled out so the partial index `deliveries_open_pages` serves the query.
+ */
+export async function openDeliveryRangesPage(
+  db: Queryable,
+  p: {
+    notificationId: string;
+    level: number;
+    batchSize: number;
+    maxRanges: number;
+    after: RangeCursor | null;
+  },
+): Promise<{ ranges: IdRange[]; cursor: RangeCursor | null }> {
+  const result = await db.query<RangeRow>(
+    `WITH page AS (
+       SELECT id, channel, not_before,
+              CASE WHEN channel IN ('push', 'inapp') THEN COALESCE(external_id, address) ELSE address END AS who
+         FROM deliveries
+        WHERE notification_id = $1 AND level = $2 AND status IN ('pending', 'sending', 'retrying')
+          AND ($4::text IS NULL OR (COALESCE(not_before, '-infinity'::timestamptz), channel, id)
+                                   > (COALESCE($3::timestamptz, '-infinity'::timestamptz), $4::text, $5::bigint))
+        ORDER BY COALESCE(not_before, '-infinity'::timestamptz), channel, id
+        LIMIT $6
+     ), buckets AS (
+       SELECT *, (row_number() OVER (PARTITION BY not_before, channel ORDER BY id) - 1) / $7 AS bucket FROM page
+     )
+     SELECT channel, not_before, min(id) AS from_id, max(id) AS to_id, count(*) AS size,
+            CASE WHEN count(*) <= 3 THEN string_agg(who, ', ' ORDER BY id)
+                 ELSE (array_agg(who ORDER BY id))[1] || ' … ' || (array_agg(who ORDER BY id DESC))[1]
+                      || ' (' || count(*) || ' recipients)' END AS label
+       FROM buckets GROUP BY not_before, channel, bucket
+      ORDER BY COALESCE(not_before, '-infinity'::timestamptz), channel, min(id)`,
+    [
+      p.notificationId,
+      p.level,
+      p.after?.notBefore ?? null,
+      p.after?.channel ?? null,
+      p.after?.id ?? null,
+      p.maxRanges * p.batchSize,
+      p.batchSize,
+    ],
+  );
+  const ranges = result.rows.map(toRange(p.level));
+  const rows = ranges.reduce((n, r) => n + r.size, 0);
+  const last = ranges[ranges.length - 1];
+  // A short page is the last one.
+  const cursor =
+    last && rows >= p.maxRanges * p.batchSize
+      ? { notBefore: last.notBefore, channel: last.channel, id: last.toId }
+      : null;
+  return { ranges, cursor };
+}
+
+/**
+ * A level's size; its open deliveries and the batches they make; those quiet hours hold back past
+ * `now`, with the first end among them.
+ */
+export async function levelSummary(
+  db: Queryable,
+  p: { notificationId: string; level: number; batchSize: number; now: Date },
+): Promise<{
+  recipients: number;
+  deliveries: number;
+  open: number;
+  batches: number;
+  held: number;
+  heldUntil: string | null;
+}> {
+  const result = await db.query<{
+    recipients: string;
+    deliveries: string;
+    open: string;
+    batches: string | null;
+    held: string;
+    held_until: Date | null;
+  }>(
+    `WITH level AS (
+       SELECT recipient_key, channel, not_before, status = ANY($3::text[]) AS open
+         FROM deliveries WHERE notification_id = $1 AND level = $2
+     ), groups AS (
+       SELECT count(*) AS n FROM level WHERE open GROUP BY channel, not_before
+     )
+     SELECT count(DISTINCT recipient_key) AS recipients, count(*) AS deliveries,
+            count(*) FILTER (WHERE open) AS open,
+            (SELECT sum(ceil(n::numeric / $5)) FROM groups) AS batches,
+            count(*) FILTER (WHERE open AND not_before > $4) AS held,
+            min(not_before) FILTER (WHERE open AND not_before > $4) AS held_until
+       FROM level`,
+    [p.notificationId, p.level, OPEN_STATUSES, p.now, p.batchSize],
+  );
+  const row = result.rows[0];
+  return {
+    recipients: Number(row?.recipients ?? 0),
+    deliveries: Number(row?.deliveries ?? 0),
+    open: Number(row?.open ?? 0),
+    batches: Number(row?.batches ?? 0),
+    held: Number(row?.held ?? 0),
+    heldUntil: row?.held_until?.toISOString() ?? null,
   };
 }
 
@@ -275,7 +385,7 @@ export async function openDeliveriesInRange(
   db: Queryable,
   notificationId: string,
   channel: string,
-  range: { fromId: string; toId: string },
+  range: { fromId: string; toId: string; level?: number; notBefore?: string | null },
 ): Promise<OpenDelivery[]> {
   const result = await db.query<DeliveryRow & { locale: string | null; timezone: string | null }>(
     `SELECT d.*, COALESCE(r.locale, n.request->>'locale') AS locale,
@@ -285,8 +395,20 @@ export async function openDeliveriesInRange(
        LEFT JOIN tenants t ON t.id = d.tenant_id
        LEFT JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
       WHERE d.notification_id = $1 AND d.channel = $2 AND d.id BETWEEN $3 AND $4 AND d.status = ANY($5::text[])
+        -- Only the range's own level and quiet-hours group: ids of other groups interleave with its own.
+        AND ($6::int IS NULL OR d.level = $6)
+        AND ($7::boolean IS NOT TRUE OR d.not_before IS NOT DISTINCT FROM $8::timestamptz)
       ORDER BY d.id`,
-    [notificationId, channel, range.fromId, range.toId, OPEN_STATUSES],
+    [
+      notificationId,
+      channel,
+      range.fromId,
+      range.toId,
+      OPEN_STATUSES,
+      range.level ?? null,
+      range.notBefore !== undefined,
+      range.notBefore ?? null,
+    ],
   );
   return result.rows.map((row) => ({ ...toDelivery(row), locale: row.locale, timezone: row.timezone }));
 }
@@ -303,6 +425,39 @@ export async function claimDelivery(db: Queryable, id: string): Promise<boolean>
     [id, OPEN_STATUSES],
   );
   return (result.rowCount ?? 0) > 0;
+}
+
+/**
+ * Claims a chunk of deliveries right before their sends, as `claimDelivery` does one: returns the
+ * ids that were still open (and are now `sending`).
+ */
+export async function claimDeliveries(db: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const result = await db.query<{ id: string }>(
+    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
+      WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[]) RETURNING id`,
+    [ids, OPEN_STATUSES],
+  );
+  return new Set(result.rows.map((r) => String(r.id)));
+}
+
+/** Sends the provider accepted, in one statement (see `markDeliverySent`). */
+export async function markDeliveriesSent(
+  db: Queryable,
+  sent: { id: string; providerMessageId: string }[],
+): Promise<void> {
+  if (sent.length === 0) return;
+  await db.query(
+    `UPDATE deliveries d SET status = 'sent', provider_message_id = u.pmid, error = NULL, sent_at = now(), updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, pmid) WHERE d.id = u.id`,
+    [sent.map((s) => s.id), sent.map((s) => s.providerMessageId)],
+  );
+  // Provider callbacks that overtook the send's answer (Twilio) are rare: look for them in one query.
+  const early = await db.query<{ provider_message_id: string }>(
+    `SELECT DISTINCT provider_message_id FROM pending_provider_statuses WHERE provider_message_id = ANY($1::text[])`,
+    [sent.map((s) => s.providerMessageId)],
+  );
+  for (const row of early.rows) await applyPendingProviderStatuses(db, row.provider_message_id);
 }
 
 /**
@@ -433,3 +588,6 @@ export async function listDeliveries(
   );
   return result.rows.map(toDelivery);
 }
+
+// For the other query files over this table (db/queries/delivery-pages.ts): one row mapping.
+export { toDelivery, type DeliveryRow };

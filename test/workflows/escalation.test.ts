@@ -1,7 +1,12 @@
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import type { PrepareInput, PrepareResult, SendBatchInput } from '../../activities/notifications';
+import type {
+  RangesPageInput,
+  ResolveAudienceInput,
+  ResolvedAudience,
+  SendBatchInput,
+} from '../../activities/notifications';
 import { ackUpdate, cancelUpdate } from '../../common/temporal';
 import type { IdRange, NotificationOutcome, NotificationWorkflowInput } from '../../common/types';
 import { z } from 'zod';
@@ -26,24 +31,36 @@ function fakeActivities() {
     label: `level ${level}`,
     notBefore,
   });
-  let quietUntil: ((level: number, now: number) => string | null) | null = null;
+  let quietUntil: ((level: number) => string | null) | null = null;
   const activities = {
-    async prepareDeliveries(input: PrepareInput): Promise<PrepareResult> {
+    // A local activity: its info carries the worker's clock, not the server's skipped one, so the
+    // tests time each level by its send batch (a regular activity, scheduled on the server).
+    async resolveAudience(input: ResolveAudienceInput): Promise<ResolvedAudience> {
       const level = input.level ?? 0;
-      calls.push({ name: 'prepareDeliveries', at: at(), level });
+      calls.push({ name: 'resolveAudience', at: 0, level });
       return {
         recipients: 1,
         deliveries: 1,
-        ranges: [range(level, quietUntil?.(level, at()) ?? null)],
+        open: 1,
+        batches: 1,
+        held: 0,
+        heldUntil: null,
         counts: { pending: 1 },
+        sentNow: false,
+        retryAfterMs: null,
+        finished: null,
       };
+    },
+    async openRangesPage(input: RangesPageInput) {
+      if (input.after) return { ranges: [], cursor: null };
+      return { ranges: [range(input.level, quietUntil?.(input.level) ?? null)], cursor: null };
     },
     async sendBatch(input: SendBatchInput) {
       calls.push({ name: 'sendBatch', at: at(), level: input.range.level, range: input.range });
       return { sent: 1, failed: 0, skipped: 0, retrying: 0 };
     },
-    async wakeFailover() {
-      return { ranges: [] };
+    async wakeFailoverStandbys() {
+      return { woken: 0 };
     },
     async failUnsentDeliveries() {
       return 0;
@@ -112,10 +129,11 @@ describe('the notification workflow with skipped time', () => {
       return { outcome, started };
     });
     expect(result.outcome.status).toBe('completed');
-    const prepares = fake.calls.filter((c) => c.name === 'prepareDeliveries');
+    const prepares = fake.calls.filter((c) => c.name === 'resolveAudience');
     expect(prepares.map((c) => c.level)).toEqual([0, 1, 2, 3]);
-    // Each level is prepared at its own offset from the start (the server's clock, skipped ahead).
-    const offsetsDays = prepares.map((c) => (c.at - result.started) / 1000 / DAY_S);
+    // Each level is sent at its own offset from the start (the server's clock, skipped ahead).
+    const sends = fake.calls.filter((c) => c.name === 'sendBatch');
+    const offsetsDays = sends.map((c) => (c.at - result.started) / 1000 / DAY_S);
     expect(offsetsDays[0]).toBeLessThan(0.01);
     for (const [i, days] of [10, 20, 30].entries()) {
       expect(offsetsDays[i + 1]).toBeGreaterThanOrEqual(days);
@@ -140,7 +158,7 @@ describe('the notification workflow with skipped time', () => {
     });
     expect(ack.answer).toMatchObject({ accepted: true, stoppedLevels: 2 });
     expect(ack.outcome.acknowledged?.by).toBe('tech-1');
-    expect(fake.calls.filter((c) => c.name === 'prepareDeliveries').map((c) => c.level)).toEqual([0, 1]);
+    expect(fake.calls.filter((c) => c.name === 'resolveAudience').map((c) => c.level)).toEqual([0, 1]);
   });
 
   it('a cancel during a 30-day wait ends the run without escalating', async () => {
@@ -157,18 +175,16 @@ describe('the notification workflow with skipped time', () => {
     });
     expect(result.answer).toMatchObject({ cancelled: true, sentBeforeCancel: 1 });
     expect(result.outcome.status).toBe('cancelled');
-    expect(fake.calls.filter((c) => c.name === 'prepareDeliveries')).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.name === 'resolveAudience')).toHaveLength(1);
     expect(fake.calls.map((c) => c.name)).toContain('finishCancelled');
   });
 
   it('holds a delivery in quiet hours until the window ends, then sends it', async () => {
     const fake = fakeActivities();
     const eightHours = 8 * 3_600_000;
-    let releaseAt = 0;
-    fake.holdForQuietHours((level, now) => {
-      releaseAt = now + eightHours;
-      return new Date(releaseAt).toISOString();
-    });
+    // The server's clock (skipped ahead by the tests before), not the worker's.
+    const releaseAt = (await env.currentTimeMs()) + eightHours;
+    fake.holdForQuietHours(() => new Date(releaseAt).toISOString());
     const outcome = await run(fake, async (taskQueue) =>
       env.client.workflow.execute('notificationWorkflow', {
         taskQueue,

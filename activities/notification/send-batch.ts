@@ -1,0 +1,300 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ackLink } from '../../common/ack-link';
+import { ERROR_TYPES } from '../../common/errors';
+import type { IdRange, Priority } from '../../common/types';
+import { deliveryUnsubscribeUrl } from '../../common/unsubscribe-token';
+import { resolveBrand } from '../../common/settings/brand';
+import { isDatabaseUnavailable } from '../../db/availability';
+import {
+  claimDeliveries,
+  markDeliveriesSent,
+  markDeliveryUnsent,
+  openDeliveriesInRange,
+  type OpenDelivery,
+} from '../../db/queries/deliveries';
+import { getTenantSetting } from '../../db/queries/tenant-settings';
+import type { SendFailure } from '../channels/types';
+import type { StepContext } from './deps';
+
+export interface SendBatchInput {
+  /** The notification can escalate: messages carry a signed acknowledgement link. */
+  ackable?: boolean;
+  notificationId: string;
+  tenantId: string;
+  event: string;
+  priority: Priority;
+  data: Record<string, unknown>;
+  range: IdRange;
+}
+
+export interface SendBatchResult {
+  sent: number;
+  failed: number;
+  skipped: number;
+  retrying: number;
+  /** Without `throwOnTransient`: the longest wait a provider asked for (Retry-After) before a retry. */
+  retryAfterMs?: number;
+}
+
+/** Rows claimed per statement: a cancel stops a running batch within one chunk. */
+const CLAIM_CHUNK = 25;
+
+export function createSendBatch(step: StepContext) {
+  const { deps, metrics, log } = step;
+  const { db, channels } = deps;
+
+  /**
+   * Sends one batch of deliveries over the channel's pooled transport. Rows are claimed a chunk at a
+   * time right before their sends, and only while still open: rows already `sent` (by an earlier
+   * attempt, or before a worker crash) or ended by cancel are never sent again. Successes are
+   * written by group commit as the provider accepts them (one statement for whatever completed
+   * during the previous write), so the lanes never wait on the log and a crash can resend at most
+   * the sends of one write's round trip.
+   */
+  async function sendBatch(input: SendBatchInput): Promise<SendBatchResult> {
+    try {
+      const rows = await openDeliveriesInRange(db, input.notificationId, input.range.channel, input.range);
+      return await sendRows(input, rows, { throwOnTransient: true });
+    } catch (error) {
+      throw asOutage(error);
+    }
+  }
+
+  /**
+   * The sends of `rows` (open deliveries of one channel). With `throwOnTransient`, temporary failures
+   * end in a retryable failure (Temporal retries the batch with backoff, claiming only rows still
+   * open); without, they are left `retrying` for the caller to schedule.
+   */
+  async function sendRows(
+    input: SendBatchInput,
+    rows: OpenDelivery[],
+    options: { throwOnTransient: boolean },
+  ): Promise<SendBatchResult> {
+    const channel = channels[input.range.channel];
+    if (!channel) {
+      throw ApplicationFailure.create({
+        type: ERROR_TYPES.unknownChannel,
+        message: `unknown channel ${input.range.channel}`,
+        nonRetryable: true,
+      });
+    }
+    const ctx = Context.current();
+    const workflowId = ctx.info.workflowExecution?.workflowId;
+    const channelName = input.range.channel;
+    // Per batch, not per row: the tenant's templates (compiled once per version) and its brand.
+    const templates = await deps.templates.forTenant(db, input.tenantId);
+    const brand = resolveBrand((await getTenantSetting(db, input.tenantId, 'brand'))?.config, deps.brandName);
+    const manifest = templates.manifest(input.event);
+    const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
+    let lastTransient: SendFailure | undefined;
+    const sentLog = groupCommit((sent: { id: string; providerMessageId: string }[]) =>
+      markDeliveriesSent(db, sent),
+    );
+    /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
+    const outcome = (deliveryId: string, kind: keyof SendBatchResult, reason?: string): void => {
+      result[kind]++;
+      metrics.deliveries.inc({ channel: channelName, outcome: kind });
+      const fields = { workflowId, notificationId: input.notificationId, channel: channelName, deliveryId };
+      if (kind === 'sent') log.debug({ ...fields, outcome: kind }, 'delivery sent');
+      else log.warn({ ...fields, outcome: kind, reason }, `delivery ${kind}`);
+    };
+
+    const sendOne = async (row: OpenDelivery): Promise<void> => {
+      const unsubscribeUrl = deliveryUnsubscribeUrl(deps.unsubscribeLinks, {
+        tenantId: input.tenantId,
+        channel: channelName,
+        priority: input.priority,
+        category: manifest?.category ?? null,
+        unsubscribable: manifest?.unsubscribe ?? true,
+        externalId: row.externalId,
+        address: row.address,
+      });
+      let content: unknown;
+      try {
+        content = channel.render(templates, input.event, {
+          data: input.data,
+          recipient: {
+            name: row.recipientName,
+            email: channelName === 'email' ? row.address : null,
+            externalId: row.externalId,
+            locale: row.locale ?? brand.defaultLocale,
+            timezone: row.timezone,
+          },
+          brand,
+          notification: { id: input.notificationId, event: input.event, priority: input.priority },
+          ackUrl:
+            input.ackable && deps.ackLinks && row.externalId
+              ? ackLink(deps.ackLinks.baseUrl, deps.ackLinks.key, input.notificationId, row.externalId, {
+                  ttlSeconds: deps.ackLinks.ttlSeconds,
+                })
+              : undefined,
+          unsubscribeUrl,
+        });
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        await markDeliveryUnsent(db, row.id, 'failed', reason);
+        outcome(row.id, 'failed', reason);
+        return;
+      }
+      try {
+        const sent = await channel.send(
+          {
+            deliveryId: row.id,
+            notificationId: input.notificationId,
+            tenantId: input.tenantId,
+            event: input.event,
+            priority: input.priority,
+            channel: channelName,
+            recipientKey: row.recipientKey,
+            externalId: row.externalId,
+            address: row.address,
+            recipientName: row.recipientName,
+            data: input.data,
+            unsubscribeUrl,
+          },
+          content,
+        );
+        sentLog.add({ id: row.id, providerMessageId: sent.providerMessageId });
+        outcome(row.id, 'sent');
+      } catch (error) {
+        const failure = channel.classify(error);
+        const status =
+          failure.kind === 'transient' ? 'retrying' : failure.kind === 'skipped' ? 'skipped' : 'failed';
+        if (status === 'retrying') lastTransient = failure;
+        await markDeliveryUnsent(db, row.id, status, failure.reason);
+        outcome(row.id, status, failure.reason);
+      }
+    };
+
+    try {
+      for (let start = 0; start < rows.length; start += CLAIM_CHUNK) {
+        // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
+        if (ctx.cancellationSignal.aborted) break;
+        // The heartbeat that brings a cancel can be throttled for many seconds; the log cannot be.
+        const claimed = await claimDeliveries(
+          db,
+          rows.slice(start, start + CLAIM_CHUNK).map((r) => r.id),
+        );
+        const chunk = rows.slice(start, start + CLAIM_CHUNK).filter((r) => claimed.has(r.id));
+        await forEachConcurrently(chunk, channel.concurrency, async (row) => {
+          if (ctx.cancellationSignal.aborted) return;
+          await sendOne(row);
+        });
+        // Local activities (the small-audience path) have no heartbeat; their cancel is the abort signal.
+        if (!ctx.info.isLocal) {
+          ctx.heartbeat({
+            done: result.sent + result.failed + result.skipped + result.retrying,
+            of: rows.length,
+          });
+        }
+      }
+    } finally {
+      // What the provider accepted is logged even when the batch stops early.
+      await sentLog.drain();
+    }
+
+    // Cancelled meanwhile: say so, so a workflow waiting for this batch to stop sees it stop.
+    if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+    if (result.retrying > 0 && options.throwOnTransient) {
+      // Temporal retries the whole activity with backoff; the retry claims only the rows still open.
+      metrics.batchRetries.inc({ channel: channelName });
+      log.warn(
+        {
+          workflowId,
+          notificationId: input.notificationId,
+          channel: channelName,
+          attempt: ctx.info.attempt,
+          ...result,
+        },
+        'send batch will be retried',
+      );
+      throw ApplicationFailure.create({
+        type: ERROR_TYPES.transientSendFailures,
+        message: `${result.retrying} of ${rows.length} ${channelName} deliveries failed temporarily: ${lastTransient?.reason}`,
+        details: [result],
+        nextRetryDelay: lastTransient?.retryAfterMs,
+      });
+    }
+    if (result.retrying > 0 && lastTransient?.retryAfterMs) result.retryAfterMs = lastTransient.retryAfterMs;
+    return result;
+  }
+
+  return { sendBatch, sendRows };
+}
+
+/**
+ * Not an attempt that failed: the log is unreachable. The workflow resumes the batch once the
+ * database is back, however long that takes, so an outage never turns deliveries into failures.
+ */
+export function asOutage(error: unknown): unknown {
+  if (!isDatabaseUnavailable(error)) return error;
+  return ApplicationFailure.create({
+    type: ERROR_TYPES.databaseUnavailable,
+    message: `the delivery log is unreachable: ${error instanceof Error ? error.message : String(error)}`,
+    nonRetryable: true,
+  });
+}
+
+/**
+ * Writes items as they come, one statement at a time: whatever arrives while a write runs goes in the
+ * next one. `drain` waits for everything added so far and rethrows a failed write.
+ */
+function groupCommit<T>(write: (items: T[]) => Promise<void>) {
+  let buffer: T[] = [];
+  let running: Promise<void> | null = null;
+  let failure: unknown = null;
+  const pump = (): Promise<void> => {
+    const items = buffer;
+    buffer = [];
+    return write(items).then(
+      () => {
+        running = buffer.length > 0 && failure === null ? pump() : null;
+      },
+      (error: unknown) => {
+        failure = error;
+        running = null;
+      },
+    );
+  };
+  return {
+    add(item: T) {
+      buffer.push(item);
+      if (!running && failure === null) running = pump();
+    },
+    async drain(): Promise<void> {
+      while (running) await running;
+      if (failure === null && buffer.length > 0) {
+        running = pump();
+        await running;
+      }
+      if (failure !== null) throw failure;
+    },
+  };
+}
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight. After a failure no new item starts, and
+ * the failure is rethrown once the items in flight have settled, so nothing runs on after the call.
+ */
+async function forEachConcurrently<T>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  });
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
