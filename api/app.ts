@@ -15,7 +15,7 @@ import { deadlineRoutes } from './routes/deadlines';
 import { eventRoutes } from './routes/events';
 import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
-import { notificationRoutes } from './routes/notifications';
+import { BULK_NOTIFICATIONS_PATH, notificationRoutes } from './routes/notifications';
 import { preferenceRoutes } from './routes/preferences';
 import { recipientRoutes } from './routes/recipients';
 import { scheduleRoutes } from './routes/schedules';
@@ -85,20 +85,19 @@ export function createApp(deps: ApiDeps) {
   // Before anything reads the body: an anonymous caller learns nothing but 401.
   app.use('/v1/*', authenticate);
 
-  app.use(
-    '/v1/*',
+  const limitTo = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.config.BODY_LIMIT_BYTES,
+      maxSize,
       onError: () => {
-        throw new HttpError(
-          413,
-          'payload_too_large',
-          `request body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`,
-          [{ path: 'body', message: `larger than the limit of ${deps.config.BODY_LIMIT_BYTES} bytes` }],
-        );
+        throw new HttpError(413, 'payload_too_large', `request body exceeds ${maxSize} bytes`, [
+          { path: 'body', message: `larger than the limit of ${maxSize} bytes` },
+        ]);
       },
-    }),
-  );
+    });
+  const defaultLimit = limitTo(deps.config.BODY_LIMIT_BYTES);
+  // The bulk trigger carries up to 1,000 notifications: its own limit, and only there.
+  const bulkLimit = limitTo(deps.config.BULK_BODY_LIMIT_BYTES);
+  app.use('/v1/*', (c, next) => (c.req.path === BULK_NOTIFICATIONS_PATH ? bulkLimit : defaultLimit)(c, next));
   // NULs anywhere and over-deep JSON → 400 before any route (api/input-guard.ts).
   app.use('/v1/*', inputGuard);
 

@@ -42,6 +42,14 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(256 * 1024),
+  /** POST /v1/notifications/bulk only: up to 1,000 notifications, about 4 KB each by default. */
+  BULK_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
+  /** POST /v1/notifications/bulk: workflow starts in flight at once for one call. */
+  BULK_START_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(20),
   // QUIET_HOURS_HIGH_BYPASS, BATCH_SIZE, RETRY_*…: shared with the worker, which starts overdue notifications.
   ...deliveryTuningSettings,
   // Abuse limits (README, "Limits"). 0 turns the rate limit off.

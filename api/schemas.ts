@@ -258,31 +258,58 @@ export const NotificationViewSchema = z
         acknowledged: AcknowledgementSchema.nullable(),
       })
       .nullable(),
-    counts: CountsSchema,
-    recipients: z.array(
-      z.object({
-        recipientKey: z.string(),
-        externalId: z.string().nullable(),
-        name: z.string().nullable(),
-        deliveries: z.array(
-          DeliverySchema.pick({
-            channel: true,
-            level: true,
-            notBefore: true,
-            failoverFrom: true,
-            address: true,
-            providerStatus: true,
-            status: true,
-            attempts: true,
-            error: true,
-            providerMessageId: true,
-            sentAt: true,
-            updatedAt: true,
-          }),
-        ),
+    counts: CountsSchema.openapi({
+      description:
+        'Deliveries by status, read from the delivery log on each request (they move while it runs)',
+    }),
+    deliveryPage: z
+      .object({
+        total: z.number().int().openapi({ description: 'all deliveries of the notification, every level' }),
+        shown: z.number().int().openapi({ description: 'how many of them `recipients` shows' }),
+        nextCursor: z.string().nullable().openapi({
+          description:
+            'continues after them: `GET /v1/notifications/{id}/deliveries?cursor=…`; null: `recipients` shows all',
+        }),
+      })
+      .openapi({
+        description:
+          'What `recipients` shows of the deliveries; `links.deliveries` pages through all of them',
       }),
-    ),
-    links: z.object({ self: z.string(), temporalUi: z.string() }),
+    recipients: z
+      .array(
+        z.object({
+          recipientKey: z.string(),
+          externalId: z.string().nullable(),
+          name: z.string().nullable(),
+          deliveries: z.array(
+            DeliverySchema.pick({
+              channel: true,
+              level: true,
+              notBefore: true,
+              failoverFrom: true,
+              address: true,
+              providerStatus: true,
+              status: true,
+              attempts: true,
+              error: true,
+              providerMessageId: true,
+              sentAt: true,
+              updatedAt: true,
+            }),
+          ),
+        }),
+      )
+      .openapi({
+        description:
+          'The first page of deliveries (at most 100, by id), by recipient; the rest through `links.deliveries`',
+      }),
+    links: z.object({
+      self: z.string(),
+      deliveries: z
+        .string()
+        .openapi({ example: '/v1/notifications/0b8a5d2e-6f1c-4a3b-9c7d-2e4f6a8b0c1d/deliveries' }),
+      temporalUi: z.string(),
+    }),
   })
   .openapi('Notification');
 

@@ -1,3 +1,4 @@
+import { updateCurrentRun } from './workflow-updates';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { deliveryTuning } from '../../common/delivery-tuning';
@@ -22,16 +23,17 @@ import { resolveGroupRefs } from '../../db/queries/groups';
 import {
   countDeliveriesByStatus,
   listDeliveries,
-  listDeliveriesOfNotification,
   type Delivery,
   type DeliveryFilter,
 } from '../../db/queries/deliveries';
+import { listNotificationDeliveries, type NotificationDeliveryFilter } from '../../db/queries/delivery-pages';
 import {
   deleteNotification,
   getNotification,
   insertNotificationOnce,
   listNotifications,
   type NotificationFilter,
+  type NotificationRecord,
 } from '../../db/queries/notifications';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
@@ -45,7 +47,7 @@ import {
   type EventRouting,
 } from '../../common/event-routing';
 import { defaultAudienceOf } from './event-routing';
-import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas } from './send-limits';
+import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas, type SendEstimate } from './send-limits';
 
 const QUERY_DEADLINE_MS = 2_000;
 
@@ -57,6 +59,34 @@ export interface CreatedNotification {
   /** True when this answer replays an earlier request with the same idempotency key. */
   replayed: boolean;
 }
+
+/**
+ * The reads the reference checks make. One request reads them straight from the database
+ * (`directLookups`); the bulk trigger reads each once for all its items (api/services/bulk-notifications.ts).
+ */
+export interface ReferenceLookups {
+  /** The tenant's catalogue: its own events and variants on top of the built-in ones. */
+  templates(): Promise<TemplateRegistry>;
+  /** The event's default audience (its routing), null for none. */
+  routing(event: string): Promise<EventRouting | null>;
+  /** Group keys or names → keys, for the ones that exist. */
+  groups(refs: string[]): Promise<Map<string, string>>;
+  /** The external ids that exist. */
+  recipients(ids: string[]): Promise<Set<string>>;
+}
+
+export const directLookups = (deps: ApiDeps, tenantId: string): ReferenceLookups => ({
+  templates: () => deps.templates.forTenant(deps.db, tenantId),
+  routing: (event) => defaultAudienceOf(deps, tenantId, { event }),
+  groups: (refs) => resolveGroupRefs(deps.db, tenantId, refs),
+  recipients: (ids) => findExistingRecipientIds(deps.db, tenantId, ids),
+});
+
+export const notificationLinks = (config: ApiConfig, record: { id: string; workflowId: string }) => ({
+  self: `/v1/notifications/${record.id}`,
+  deliveries: `/v1/notifications/${record.id}/deliveries`,
+  temporalUi: temporalUiLink(config, record.workflowId),
+});
 
 const temporalUiLink = (config: ApiConfig, workflowId: string) =>
   `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
@@ -71,10 +101,11 @@ export async function checkReferences(
   tenantId: string,
   request: Pick<NotificationRequest, 'event' | 'to' | 'data' | 'channels' | 'escalation' | 'dedupe'>,
   defaults?: { clientTo: Audience | undefined; added: EventRouting },
+  lookups: ReferenceLookups = directLookups(deps, tenantId),
 ): Promise<TemplateRegistry> {
   const problems: ErrorDetail[] = [];
   // The tenant's view: its own events count, another tenant's do not.
-  const templates = await deps.templates.forTenant(deps.db, tenantId);
+  const templates = await lookups.templates();
   const manifest = templates.manifest(request.event);
   if (!namesAnyone(request.to)) {
     problems.push({
@@ -123,8 +154,8 @@ export async function checkReferences(
   ];
   const allGroups = audiences.flatMap((a) => a.groups ?? []);
   const allRecipients = audiences.flatMap((a) => a.recipients ?? []);
-  const knownGroups = await resolveGroupRefs(deps.db, tenantId, allGroups);
-  const knownRecipients = await findExistingRecipientIds(deps.db, tenantId, allRecipients);
+  const knownGroups = await lookups.groups(allGroups);
+  const knownRecipients = await lookups.recipients(allRecipients);
   // The client did not send the default audience's entries: name `to`, and where they came from.
   const routedNote = ` in the default audience of ${request.event} (GET /v1/events/${request.event}/routing)`;
   for (const audience of audiences) {
@@ -166,6 +197,63 @@ export type NotificationSubmission = Omit<NotificationRequest, 'to'> & {
   includeDefaults?: boolean;
 };
 
+/** A submission that passed every check, ready to be recorded. */
+export interface PreparedNotification {
+  /** With the default audience resolved: what the workflow gets. */
+  request: NotificationRequest;
+  sends: SendEstimate;
+  /** Over the client's body (without its idempotency key): what a replay must match. */
+  requestHash: string;
+}
+
+/**
+ * Checks a submission before anything is written: the references (422), the send cap (422). The
+ * audience is resolved now and stored in the request the workflow gets: a later change of the
+ * routing never changes an accepted notification, and the checks and caps see it whole.
+ */
+export async function prepareNotification(
+  deps: ApiDeps,
+  tenantId: string,
+  submission: NotificationSubmission,
+  lookups: ReferenceLookups = directLookups(deps, tenantId),
+): Promise<PreparedNotification> {
+  // As defaultAudienceOf: the routing counts without `to`, or with `includeDefaults`.
+  const wantsDefaults = !submission.to || submission.includeDefaults === true;
+  const routing = wantsDefaults ? await lookups.routing(submission.event) : null;
+  const { to: clientTo, includeDefaults: _includeDefaults, ...rest } = submission;
+  const request: NotificationRequest = { ...rest, to: withDefaultAudience(clientTo, routing) };
+  const defaults = routing ? { clientTo, added: routingAdditions(clientTo, routing) } : undefined;
+  const templates = await checkReferences(deps, tenantId, request, defaults, lookups);
+  const sends = await checkSendCap(deps, tenantId, request, templates);
+  // Over the client's body, not the resolved one: a replay matches whatever the routing is now.
+  return { request, sends, requestHash: sha256Hex(canonicalJson(submission)) };
+}
+
+/** 422 for a key already used with another body. */
+export const idempotencyKeyReused = (existingId: string, path = 'Idempotency-Key') =>
+  new HttpError(
+    422,
+    'idempotency_key_reused',
+    'this Idempotency-Key was used with a different request body',
+    [{ path, message: `already used for notification ${existingId} with another body` }],
+  );
+
+/** 503 for a workflow that could not be started; nothing was sent. */
+export const temporalUnavailable = (error: unknown) =>
+  new HttpError(
+    503,
+    'temporal_unavailable',
+    `could not start the notification workflow: ${(error as Error).message}`,
+  );
+
+/** The start of a recorded notification, with what the API and the overdue activity both pass. */
+export const startRecorded = (deps: ApiDeps, record: NotificationRecord) =>
+  startNotificationWorkflow(deps.temporal, {
+    record,
+    taskQueue: deps.config.HERALD_TASK_QUEUE,
+    tuning: deliveryTuning(deps.config),
+  });
+
 /**
  * Accepts a notification: validates it, records it (once per idempotency key) and starts its
  * workflow. Starting is itself idempotent (workflow id from the notification id, existing run
@@ -178,17 +266,8 @@ export async function createNotification(
   submission: NotificationSubmission,
   idempotencyKey: string | undefined,
 ): Promise<CreatedNotification> {
-  // The audience is resolved now and stored in the request the workflow gets: a later change of
-  // the routing never changes an accepted notification, and the checks and caps below see it whole.
-  const routing = await defaultAudienceOf(deps, tenantId, submission);
-  const { to: clientTo, includeDefaults: _includeDefaults, ...rest } = submission;
-  const request: NotificationRequest = { ...rest, to: withDefaultAudience(clientTo, routing) };
-  const defaults = routing ? { clientTo, added: routingAdditions(clientTo, routing) } : undefined;
-  const templates = await checkReferences(deps, tenantId, request, defaults);
   // Before anything is written: over the cap is a 422, over a daily quota a 429 with no row.
-  const sends = await checkSendCap(deps, tenantId, request, templates);
-  // Over the client's body, not the resolved one: a replay matches whatever the routing is now.
-  const requestHash = sha256Hex(canonicalJson(submission));
+  const { request, sends, requestHash } = await prepareNotification(deps, tenantId, submission);
   const id = randomUUID();
   const { inserted, record, reservation } = await insertWithinDailyQuotas(deps, tenantId, sends, (db) =>
     insertNotificationOnce(db, {
@@ -202,43 +281,24 @@ export async function createNotification(
       workflowId: notificationWorkflowId(id),
     }),
   );
-  if (!inserted && record.requestHash !== requestHash) {
-    throw new HttpError(
-      422,
-      'idempotency_key_reused',
-      'this Idempotency-Key was used with a different request body',
-      [{ path: 'Idempotency-Key', message: `already used for notification ${record.id} with another body` }],
-    );
-  }
+  if (!inserted && record.requestHash !== requestHash) throw idempotencyKeyReused(record.id);
   if (record.status === 'accepted') {
     try {
-      await startNotificationWorkflow(deps.temporal, {
-        record,
-        taskQueue: deps.config.HERALD_TASK_QUEUE,
-        tuning: deliveryTuning(deps.config),
-      });
+      await startRecorded(deps, record);
     } catch (error) {
       // Without a key nobody can retry this exact notification: leave nothing half-written.
       if (inserted && !idempotencyKey) {
         await deleteNotification(deps.db, record.id);
         await releaseDailyQuotas(deps, tenantId, reservation);
       }
-      throw new HttpError(
-        503,
-        'temporal_unavailable',
-        `could not start the notification workflow: ${(error as Error).message}`,
-      );
+      throw temporalUnavailable(error);
     }
   }
   return {
     id: record.id,
     workflowId: record.workflowId,
     status: 'running',
-    links: {
-      self: `/v1/notifications/${record.id}`,
-      deliveries: `/v1/deliveries?notification=${record.id}`,
-      temporalUi: temporalUiLink(deps.config, record.workflowId),
-    },
+    links: notificationLinks(deps.config, record),
     replayed: !inserted,
   };
 }
@@ -274,10 +334,20 @@ export interface NotificationView {
   completedAt: string | null;
   source: 'workflow' | 'database';
   progress: NotificationProgress | null;
+  /** From the delivery log on every request: they move while the notification runs. */
   counts: Partial<Record<string, number>>;
+  /** What `recipients` shows of the deliveries, and where the next page starts. */
+  deliveryPage: { total: number; shown: number; nextCursor: string | null };
+  /** The first page of deliveries (`INLINE_DELIVERIES`, by id), by recipient. */
   recipients: RecipientState[];
-  links: { self: string; temporalUi: string };
+  links: { self: string; deliveries: string; temporalUi: string };
 }
+
+/**
+ * Deliveries the view lists inline, by recipient: the first page of
+ * `GET /v1/notifications/{id}/deliveries`; a notification to thousands is paged from there.
+ */
+export const INLINE_DELIVERIES = 100;
 
 const FINAL_PHASES: NotificationPhase[] = ['completed', 'failed', 'cancelled'];
 
@@ -304,9 +374,14 @@ export async function getNotificationView(
       )
       .catch(() => null);
   }
-  const deliveries = await listDeliveriesOfNotification(deps.db, record.id);
+  // Both from the log on every request, so the counts move while the batches go out (the
+  // workflow's own counts are a snapshot of its last step).
+  const [counts, firstPage] = await Promise.all([
+    countDeliveriesByStatus(deps.db, record.id),
+    notificationDeliveriesPage(deps.db, record.id, { limit: INLINE_DELIVERIES }),
+  ]);
   const byRecipient = new Map<string, RecipientState>();
-  for (const d of deliveries) {
+  for (const d of firstPage.items) {
     const state = byRecipient.get(d.recipientKey) ?? {
       recipientKey: d.recipientKey,
       externalId: d.externalId,
@@ -329,7 +404,6 @@ export async function getNotificationView(
     });
     byRecipient.set(d.recipientKey, state);
   }
-  const live = progress !== null && !FINAL_PHASES.includes(progress.phase);
   return {
     id: record.id,
     workflowId: record.workflowId,
@@ -344,12 +418,14 @@ export async function getNotificationView(
     completedAt: record.completedAt,
     source: progress ? 'workflow' : 'database',
     progress,
-    counts: progress && live ? progress.counts : await countDeliveriesByStatus(deps.db, record.id),
-    recipients: [...byRecipient.values()],
-    links: {
-      self: `/v1/notifications/${record.id}`,
-      temporalUi: temporalUiLink(deps.config, record.workflowId),
+    counts,
+    deliveryPage: {
+      total: Object.values(counts).reduce<number>((a, n) => a + (n ?? 0), 0),
+      shown: firstPage.items.length,
+      nextCursor: firstPage.nextCursor,
     },
+    recipients: [...byRecipient.values()],
+    links: notificationLinks(deps.config, record),
   };
 }
 
@@ -420,6 +496,41 @@ export async function listNotificationPage(
   };
 }
 
+/** `{after}`: a position in one notification's deliveries, read in id order (not the log's newest first). */
+const isAfterCursor = (v: unknown): v is { after: string } => {
+  const after = (v as { after?: unknown } | null)?.after;
+  return isDeliveryCursor({ id: after });
+};
+
+/** A page of a notification's deliveries in id order, and the cursor of the next (null at the end). */
+async function notificationDeliveriesPage(
+  db: ApiDeps['db'],
+  notificationId: string,
+  page: { limit: number; after?: string } & NotificationDeliveryFilter,
+): Promise<{ items: Delivery[]; nextCursor: string | null }> {
+  const rows = await listNotificationDeliveries(db, notificationId, { ...page, limit: page.limit + 1 });
+  const items = rows.slice(0, page.limit);
+  const last = items[items.length - 1];
+  return {
+    items,
+    nextCursor: rows.length > page.limit && last ? encodeCursor({ after: last.id }) : null,
+  };
+}
+
+/** `GET /v1/notifications/{id}/deliveries`: every delivery of the notification, page by page. */
+export async function listNotificationDeliveryPage(
+  deps: ApiDeps,
+  tenantId: string,
+  id: string,
+  query: { limit: number; cursor?: string } & NotificationDeliveryFilter,
+) {
+  const { cursor, ...page } = query;
+  const after = cursor ? decodeCursor(cursor, isAfterCursor).after : undefined;
+  const record = await getNotification(deps.db, tenantId, id);
+  if (!record) throw notFound(`notification ${id}`);
+  return notificationDeliveriesPage(deps.db, record.id, { ...page, after });
+}
+
 export async function listDeliveryPage(
   deps: ApiDeps,
   tenantId: string,
@@ -444,9 +555,7 @@ export async function acknowledgeNotification(
   const record = await getNotification(deps.db, tenantId, id);
   if (!record) throw notFound(`notification ${id}`);
   try {
-    return await deps.temporal.workflow
-      .getHandle(record.workflowId)
-      .executeUpdate(ackUpdate, { args: [{ by }] });
+    return await updateCurrentRun(deps.temporal.workflow.getHandle(record.workflowId), ackUpdate, [{ by }]);
   } catch (error) {
     throw finishedConflict(error, record.id);
   }
@@ -457,7 +566,11 @@ export async function cancelNotification(deps: ApiDeps, tenantId: string, id: st
   const record = await getNotification(deps.db, tenantId, id);
   if (!record) throw notFound(`notification ${id}`);
   try {
-    const result = await deps.temporal.workflow.getHandle(record.workflowId).executeUpdate(cancelUpdate);
+    const result = await updateCurrentRun(
+      deps.temporal.workflow.getHandle(record.workflowId),
+      cancelUpdate,
+      [],
+    );
     if (!result.cancelled)
       throw new HttpError(409, 'notification_finished', `notification ${id} has already finished`);
     return result;

@@ -93,6 +93,55 @@ export async function insertNotificationOnce(
   return { inserted: false, record: toRecord(existing.rows[0]) };
 }
 
+/**
+ * `insertNotificationOnce` for many notifications with keys, in two statements: one insert, one read
+ * of the rows whose key was taken. Answers in the order of `rows`. The rows are inserted in key order,
+ * so two concurrent calls with overlapping keys wait on each other in one order (no deadlock); keys
+ * must be distinct within one call.
+ */
+export async function insertNotificationsOnce(
+  db: Queryable,
+  tenantId: string,
+  rows: (Omit<NewNotification, 'tenantId' | 'idempotencyKey'> & { idempotencyKey: string })[],
+): Promise<{ inserted: boolean; record: NotificationRecord }[]> {
+  if (rows.length === 0) return [];
+  const sorted = [...rows].sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : 1));
+  const inserted = await db.query<NotificationRow>(
+    `INSERT INTO notifications (id, tenant_id, event, priority, idempotency_key, request_hash, request, workflow_id)
+     SELECT id, $1, event, priority, idempotency_key, request_hash, request::jsonb, workflow_id
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+            AS t(id, event, priority, idempotency_key, request_hash, request, workflow_id)
+     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING *`,
+    [
+      tenantId,
+      sorted.map((n) => n.id),
+      sorted.map((n) => n.event),
+      sorted.map((n) => n.priority),
+      sorted.map((n) => n.idempotencyKey),
+      sorted.map((n) => n.requestHash),
+      sorted.map((n) => JSON.stringify(n.request)),
+      sorted.map((n) => n.workflowId),
+    ],
+  );
+  const byKey = new Map<string, { inserted: boolean; record: NotificationRecord }>();
+  for (const row of inserted.rows) byKey.set(row.idempotency_key!, { inserted: true, record: toRecord(row) });
+  const taken = rows.map((n) => n.idempotencyKey).filter((key) => !byKey.has(key));
+  if (taken.length > 0) {
+    const existing = await db.query<NotificationRow>(
+      'SELECT * FROM notifications WHERE tenant_id = $1 AND idempotency_key = ANY($2::text[])',
+      [tenantId, taken],
+    );
+    for (const row of existing.rows)
+      byKey.set(row.idempotency_key!, { inserted: false, record: toRecord(row) });
+  }
+  return rows.map((n) => {
+    const outcome = byKey.get(n.idempotencyKey);
+    if (!outcome) throw new Error('idempotency key conflict but no notification found');
+    return outcome;
+  });
+}
+
 export async function getNotification(
   db: Queryable,
   tenantId: string,
