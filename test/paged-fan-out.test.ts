@@ -95,6 +95,7 @@ describe('a notification that continues as new across runs', () => {
     const id: string = created.body.id;
     await afterFirstBoundary(id);
     const cancel = await stack.api('POST', `/v1/notifications/${id}/cancel`);
+    if (cancel.status !== 200) console.log(JSON.stringify(cancel.body));
     expect(cancel.status).toBe(200);
     expect(cancel.body).toMatchObject({ cancelled: true });
     const done = await waitForNotification(stack, id);

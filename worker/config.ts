@@ -35,6 +35,8 @@ const schema = z.object({
   BRAND_NAME: z.string().default('Herald'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
+  // Runs kept in memory between their tasks; the SDK's default scales with the heap limit (thousands).
+  MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(250),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** Set: the worker serves its own Prometheus metrics on this port (0: any free port). */

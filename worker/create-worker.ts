@@ -31,6 +31,8 @@ export interface HeraldWorkerOptions {
   /** A prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled now. */
   workflowBundle?: { codePath: string };
   maxConcurrentActivityTaskExecutions?: number;
+  /** Runs kept in the sticky cache (each holds its workflow state between tasks). */
+  maxCachedWorkflows?: number;
   /** Tuning of the notifications the worker starts itself (overdue items): deliveryTuning(its config). */
   tuning?: DeliveryTuning;
 }
@@ -51,6 +53,7 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     taskQueue: opts.taskQueue,
     activities,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   };
   return Worker.create(workerOptions);

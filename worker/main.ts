@@ -10,6 +10,7 @@ import { workerMetrics } from '../common/metrics';
 import { parseSecretKey } from '../common/secret-box';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
+import { bundleWorkflowsInChild } from './workflow-bundle';
 import {
   ackLinksFromEnv,
   buildChannels,
@@ -44,8 +45,11 @@ async function main(): Promise<void> {
     ackLinks: ackLinksFromEnv(process.env),
     unsubscribeLinks: unsubscribeLinksFromEnv(process.env),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
+    maxCachedWorkflows: config.MAX_CACHED_WORKFLOWS,
     tuning: deliveryTuning(config),
-    workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
+    workflowBundle: config.WORKFLOW_BUNDLE_PATH
+      ? { codePath: config.WORKFLOW_BUNDLE_PATH }
+      : await bundleWorkflowsInChild(),
   });
   const log = createLogger('worker');
   // WORKER_METRICS_PORT set: this process's registry as Prometheus text at

@@ -87,8 +87,10 @@ export function createSendBatch(step: StepContext) {
     const manifest = templates.manifest(input.event);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
+    // Only Twilio calls back fast enough to overtake a send's answer.
+    const callbacks = channelName === 'sms' || channelName === 'whatsapp';
     const sentLog = groupCommit((sent: { id: string; providerMessageId: string }[]) =>
-      markDeliveriesSent(db, sent),
+      markDeliveriesSent(db, sent, { earlyCallbacks: callbacks }),
     );
     /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
     const outcome = (deliveryId: string, kind: keyof SendBatchResult, reason?: string): void => {
@@ -167,27 +169,28 @@ export function createSendBatch(step: StepContext) {
     };
 
     try {
-      for (let start = 0; start < rows.length; start += CLAIM_CHUNK) {
-        // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
-        if (ctx.cancellationSignal.aborted) break;
-        // The heartbeat that brings a cancel can be throttled for many seconds; the log cannot be.
-        const claimed = await claimDeliveries(
-          db,
-          rows.slice(start, start + CLAIM_CHUNK).map((r) => r.id),
-        );
-        const chunk = rows.slice(start, start + CLAIM_CHUNK).filter((r) => claimed.has(r.id));
-        await forEachConcurrently(chunk, channel.concurrency, async (row) => {
-          if (ctx.cancellationSignal.aborted) return;
-          await sendOne(row);
-        });
-        // Local activities (the small-audience path) have no heartbeat; their cancel is the abort signal.
-        if (!ctx.info.isLocal) {
-          ctx.heartbeat({
-            done: result.sent + result.failed + result.skipped + result.retrying,
-            of: rows.length,
-          });
-        }
-      }
+      // Cancelled notification: send nothing more; the workflow marks what is left as skipped.
+      const claims = chunkClaimer(
+        rows,
+        (ids) => claimDeliveries(db, ids),
+        () => ctx.cancellationSignal.aborted,
+      );
+      await forEachConcurrently(
+        Array.from({ length: channel.concurrency }, (_, lane) => lane),
+        channel.concurrency,
+        async () => {
+          for (let row = await claims.next(); row; row = await claims.next()) {
+            await sendOne(row);
+            // Local activities (the small-audience path) have no heartbeat; their cancel is the abort signal.
+            if (!ctx.info.isLocal) {
+              ctx.heartbeat({
+                done: result.sent + result.failed + result.skipped + result.retrying,
+                of: rows.length,
+              });
+            }
+          }
+        },
+      );
     } finally {
       // What the provider accepted is logged even when the batch stops early.
       await sentLog.drain();
@@ -233,6 +236,56 @@ export function asOutage(error: unknown): unknown {
     message: `the delivery log is unreachable: ${error instanceof Error ? error.message : String(error)}`,
     nonRetryable: true,
   });
+}
+
+/**
+ * Hands out rows to the send lanes as they are claimed, a chunk per statement, claiming the next
+ * chunk while the lanes still have rows (no lane waits at a chunk's end). The heartbeat that brings a
+ * cancel can be throttled for many seconds; the claims cannot: `stopped` ends the handing out, and a
+ * row cancel has ended is never claimed.
+ */
+function chunkClaimer<T extends { id: string }>(
+  rows: T[],
+  claim: (ids: string[]) => Promise<Set<string>>,
+  stopped: () => boolean,
+) {
+  const ready: T[] = [];
+  let next = 0;
+  let claiming: Promise<void> | null = null;
+  /** A failed claim ends the batch (its rows stay open for the retry), whichever lane meets it. */
+  let failure: { error: unknown } | null = null;
+  const claimNext = (): Promise<void> => {
+    claiming ??= (async () => {
+      const chunk = rows.slice(next, next + CLAIM_CHUNK);
+      next += chunk.length;
+      const claimed = await claim(chunk.map((r) => r.id));
+      ready.push(...chunk.filter((r) => claimed.has(r.id)));
+    })()
+      .catch((error: unknown) => {
+        failure = { error };
+      })
+      .finally(() => {
+        claiming = null;
+      });
+    return claiming;
+  };
+  return {
+    async next(): Promise<T | undefined> {
+      for (;;) {
+        if (failure) throw failure.error;
+        if (stopped()) return undefined;
+        const row = ready.shift();
+        if (row) {
+          // Claim ahead while this chunk still has rows for the other lanes.
+          if (ready.length < CLAIM_CHUNK / 2 && next < rows.length && !claiming) void claimNext();
+          return row;
+        }
+        if (claiming) await claiming;
+        else if (next < rows.length) await claimNext();
+        else return undefined;
+      }
+    },
+  };
 }
 
 /**

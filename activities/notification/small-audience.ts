@@ -1,5 +1,11 @@
-import { openDeliveriesInRange, openDeliveryRanges } from '../../db/queries/deliveries';
-import { markNotificationFinished } from '../../db/queries/notifications';
+import type { ChannelName } from '../../common/types';
+import {
+  countDeliveriesByStatus,
+  levelSummary,
+  OPEN_STATUSES,
+  type OpenDelivery,
+} from '../../db/queries/deliveries';
+import { markSmallNotificationFinished, openDeliveriesOfLevel } from '../../db/queries/small-audience';
 import type { StepContext } from './deps';
 import { createFailoverSteps } from './failover';
 import { finalStatus, type DeliveryCounts } from './finish';
@@ -27,22 +33,23 @@ export interface ResolvedAudience extends ResolvedLevel {
 /** Failover rounds tried inline: a chain is at most one link per channel. */
 const MAX_INLINE_FAILOVER_ROUNDS = 6;
 
+const openCount = (counts: DeliveryCounts) =>
+  OPEN_STATUSES.reduce((n, status) => n + (counts[status] ?? 0), 0);
+
 export function createResolveAudience(step: StepContext) {
   const { db } = step.deps;
   const resolve = createResolveSteps(step);
   const { sendRows } = createSendBatch(step);
   const { wakeNextInChains } = createFailoverSteps(step);
 
-  /** Sends a level's open rows (or only `onlyIds`); the longest Retry-After asked for, if any. */
-  async function sendOpen(
-    input: ResolveAudienceInput,
-    level: number,
-    onlyIds: string[] | null,
-  ): Promise<number | null> {
-    const { ranges } = await openDeliveryRanges(db, input.notificationId, input.batchSize, level, onlyIds);
+  /** Sends open rows channel by channel; what failed for good, and the longest Retry-After asked for. */
+  async function sendAll(input: ResolveAudienceInput, level: number, rows: OpenDelivery[]) {
+    const byChannel = new Map<ChannelName, OpenDelivery[]>();
+    for (const row of rows)
+      byChannel.set(row.channel as ChannelName, [...(byChannel.get(row.channel as ChannelName) ?? []), row]);
+    let failed = 0;
     let retryAfterMs: number | null = null;
-    for (const range of ranges) {
-      const rows = await openDeliveriesInRange(db, input.notificationId, range.channel, range);
+    for (const [channel, own] of byChannel) {
       const result = await sendRows(
         {
           notificationId: input.notificationId,
@@ -50,40 +57,67 @@ export function createResolveAudience(step: StepContext) {
           event: input.request.event,
           priority: input.request.priority,
           data: input.request.data,
-          range,
+          range: {
+            channel,
+            level,
+            notBefore: null,
+            fromId: own[0]!.id,
+            toId: own[own.length - 1]!.id,
+            size: own.length,
+            label: own.map((r) => r.address).join(', '),
+          },
           ackable: input.sendNow?.ackable,
         },
-        rows,
+        own,
         // Temporary failures stay `retrying`: the workflow sends them as batches with backoff.
         { throwOnTransient: false },
       );
+      failed += result.failed;
       if (result.retryAfterMs) retryAfterMs = Math.max(retryAfterMs ?? 0, result.retryAfterMs);
     }
-    return retryAfterMs;
+    return { failed, retryAfterMs };
   }
 
   /** Resolves a level (see `resolveLevel`), and sends it at once when it is small (see `sendNow`). */
   async function resolveAudience(input: ResolveAudienceInput): Promise<ResolvedAudience> {
     await resolve.resolveLevel(input);
     const level = input.level ?? 0;
-    const resolved = await resolve.levelState(input.notificationId, level, input.batchSize);
-    await resolve.markResolved(input.notificationId, level, resolved);
+    const summary = await levelSummary(db, {
+      notificationId: input.notificationId,
+      level,
+      batchSize: input.batchSize,
+      now: new Date(),
+    });
     const small = input.sendNow;
-    if (!small || resolved.open === 0 || resolved.open > small.maxDeliveries || resolved.held > 0) {
+    if (!small || summary.open === 0 || summary.open > small.maxDeliveries || summary.held > 0) {
+      const resolved = { ...summary, counts: await countDeliveriesByStatus(db, input.notificationId) };
+      await resolve.markResolved(input.notificationId, level, resolved);
       return { ...resolved, sentNow: false, retryAfterMs: null, finished: null };
     }
-    let retryAfterMs = await sendOpen(input, level, null);
-    for (let round = 0; round < MAX_INLINE_FAILOVER_ROUNDS; round++) {
+    let round = await sendAll(input, level, await openDeliveriesOfLevel(db, input.notificationId, level));
+    let retryAfterMs = round.retryAfterMs;
+    // Only a permanent failure wakes a failover link.
+    for (let i = 0; i < MAX_INLINE_FAILOVER_ROUNDS && round.failed > 0; i++) {
       const woken = await wakeNextInChains(input.notificationId, level);
       if (woken.length === 0) break;
-      const asked = await sendOpen(input, level, woken);
-      if (asked) retryAfterMs = Math.max(retryAfterMs ?? 0, asked);
+      round = await sendAll(
+        input,
+        level,
+        await openDeliveriesOfLevel(db, input.notificationId, level, woken),
+      );
+      if (round.retryAfterMs) retryAfterMs = Math.max(retryAfterMs ?? 0, round.retryAfterMs);
     }
-    const after = await resolve.levelState(input.notificationId, level, input.batchSize);
-    if (!small.finish || after.open > 0) return { ...after, sentNow: true, retryAfterMs, finished: null };
-    const status = finalStatus(after.counts);
-    await markNotificationFinished(db, input.notificationId, status);
-    return { ...after, sentNow: true, retryAfterMs, finished: { status, counts: after.counts } };
+    const counts = await countDeliveriesByStatus(db, input.notificationId);
+    // Earlier levels are over by now: what is open is this level's.
+    const open = openCount(counts);
+    const resolved = { ...summary, open, batches: open > 0 ? 1 : 0, counts };
+    if (!small.finish || open > 0) {
+      await resolve.markResolved(input.notificationId, level, resolved);
+      return { ...resolved, sentNow: true, retryAfterMs, finished: null };
+    }
+    const status = finalStatus(counts);
+    await markSmallNotificationFinished(db, input.notificationId, status, summary.recipients);
+    return { ...resolved, sentNow: true, retryAfterMs, finished: { status, counts } };
   }
 
   return { resolveAudience };

@@ -380,6 +380,22 @@ export interface OpenDelivery extends Delivery {
   timezone: string | null;
 }
 
+/** Open deliveries with what their renders need of the person: locale and time zone. */
+export const OPEN_DELIVERY_SELECT = `SELECT d.*, COALESCE(r.locale, n.request->>'locale') AS locale,
+            COALESCE(r.timezone, t.timezone) AS timezone
+       FROM deliveries d
+       JOIN notifications n ON n.id = d.notification_id
+       LEFT JOIN tenants t ON t.id = d.tenant_id
+       LEFT JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id`;
+
+export type OpenDeliveryRow = DeliveryRow & { locale: string | null; timezone: string | null };
+
+export const toOpenDelivery = (row: OpenDeliveryRow): OpenDelivery => ({
+  ...toDelivery(row),
+  locale: row.locale,
+  timezone: row.timezone,
+});
+
 /** The rows of a range a send attempt still has to handle, by id (read only: each is claimed just before its send). */
 export async function openDeliveriesInRange(
   db: Queryable,
@@ -387,13 +403,8 @@ export async function openDeliveriesInRange(
   channel: string,
   range: { fromId: string; toId: string; level?: number; notBefore?: string | null },
 ): Promise<OpenDelivery[]> {
-  const result = await db.query<DeliveryRow & { locale: string | null; timezone: string | null }>(
-    `SELECT d.*, COALESCE(r.locale, n.request->>'locale') AS locale,
-            COALESCE(r.timezone, t.timezone) AS timezone
-       FROM deliveries d
-       JOIN notifications n ON n.id = d.notification_id
-       LEFT JOIN tenants t ON t.id = d.tenant_id
-       LEFT JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
+  const result = await db.query<OpenDeliveryRow>(
+    `${OPEN_DELIVERY_SELECT}
       WHERE d.notification_id = $1 AND d.channel = $2 AND d.id BETWEEN $3 AND $4 AND d.status = ANY($5::text[])
         -- Only the range's own level and quiet-hours group: ids of other groups interleave with its own.
         AND ($6::int IS NULL OR d.level = $6)
@@ -410,7 +421,7 @@ export async function openDeliveriesInRange(
       range.notBefore ?? null,
     ],
   );
-  return result.rows.map((row) => ({ ...toDelivery(row), locale: row.locale, timezone: row.timezone }));
+  return result.rows.map(toOpenDelivery);
 }
 
 /**
@@ -445,6 +456,7 @@ export async function claimDeliveries(db: Queryable, ids: string[]): Promise<Set
 export async function markDeliveriesSent(
   db: Queryable,
   sent: { id: string; providerMessageId: string }[],
+  options: { earlyCallbacks: boolean } = { earlyCallbacks: true },
 ): Promise<void> {
   if (sent.length === 0) return;
   await db.query(
@@ -452,6 +464,7 @@ export async function markDeliveriesSent(
        FROM unnest($1::bigint[], $2::text[]) AS u(id, pmid) WHERE d.id = u.id`,
     [sent.map((s) => s.id), sent.map((s) => s.providerMessageId)],
   );
+  if (!options.earlyCallbacks) return;
   // Provider callbacks that overtook the send's answer (Twilio) are rare: look for them in one query.
   const early = await db.query<{ provider_message_id: string }>(
     `SELECT DISTINCT provider_message_id FROM pending_provider_statuses WHERE provider_message_id = ANY($1::text[])`,
