@@ -67,6 +67,22 @@ ensure_temporal_server() {
   export TEMPORAL_SERVER="$server" TEMPORAL_SQL_TOOL="$sql_tool"
 }
 
+# redis-server for the benchmark's BullMQ peer (bench/): Debian's package, installed when it is missing
+# and REDIS_URL names no server of its own. Only `npm run bench` calls it; no test needs Redis.
+ensure_redis() {
+  if [[ -n "${REDIS_URL:-}" ]] || command -v redis-server >/dev/null 2>&1; then return; fi
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    log "no redis-server: install it (Debian: apt-get install redis-server) or set REDIS_URL"
+    return
+  fi
+  log "installing redis-server (Debian package) for the benchmark…"
+  # The package's own service stays off where policy-rc.d says so; the bench starts its own server.
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server >&2; then
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server >&2
+  fi
+}
+
 # Temporal's time-skipping test server for the workflow tests (test/workflows/): the Java one from
 # Maven Central, run by a launcher the SDK starts as `<launcher> <port>`. Exports TEMPORAL_TEST_SERVER.
 ensure_temporal_test_server() {

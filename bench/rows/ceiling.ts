@@ -1,0 +1,90 @@
+/**
+ * The ceiling: bare Temporal on the same server as Herald's rows. N workflows of one send activity
+ * each (bench/bare/), started with a fixed number of starts in flight while the worker runs them:
+ * starts/s is what the server accepts, completed/s what it finishes.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import type { bareNotification } from '../bare/workflows';
+import type { CeilingWorkerSettings } from '../processes/ceiling-worker';
+import { startTsChild } from '../lib/children';
+import { deadline, Feed, inFlight, secondsSince } from '../lib/concurrency';
+import { awaitResults } from '../lib/history';
+import type { Measurement } from '../lib/report';
+import { NAMESPACE } from '../lib/stack';
+import { expectMails, log, type RowContext } from './context';
+
+const TASK_QUEUE = 'bench-ceiling';
+/** Herald's worker default (MAX_CONCURRENT_ACTIVITIES). */
+const MAX_CONCURRENT_ACTIVITIES = 20;
+
+export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
+  const { flags } = ctx.config;
+  const n = flags.messages;
+  const settings: CeilingWorkerSettings = {
+    address: ctx.stack.temporalAddress,
+    namespace: NAMESPACE,
+    taskQueue: TASK_QUEUE,
+    sinkUrl: ctx.stack.sink.url,
+    smtpConnections: ctx.stack.smtpConnections,
+    maxConcurrentActivities: MAX_CONCURRENT_ACTIVITIES,
+  };
+  const worker = await startTsChild({
+    script: 'bench/processes/ceiling-worker.ts',
+    args: [JSON.stringify(settings)],
+    env: ctx.config.baseEnv,
+    ready: (line) => line.includes('ceiling worker ready'),
+  });
+  try {
+    const run = Date.now().toString(36);
+    const measured = await expectMails(ctx, n, 'ceiling', async () => {
+      const handles = new Feed<WorkflowHandle>();
+      const start = performance.now();
+      const results = awaitResults(handles);
+      await inFlight(n, flags['in-flight'], async (i) => {
+        handles.push(
+          await ctx.stack.client.workflow.start<typeof bareNotification>('bareNotification', {
+            taskQueue: TASK_QUEUE,
+            workflowId: `bare-${run}-${i}`,
+            args: [i + 1],
+          }),
+        );
+      });
+      const startSeconds = secondsSince(start);
+      handles.end();
+      const limit = deadline(flags['timeout-minutes'] * 60_000, 'ceiling');
+      try {
+        const outcome = await Promise.race([results, limit.promise]);
+        if (outcome.failed > 0)
+          throw new Error(`ceiling: ${outcome.failed} failed (${outcome.firstFailure})`);
+      } finally {
+        limit.clear();
+      }
+      return { startSeconds, seconds: secondsSince(start) };
+    });
+    log(
+      `ceiling: ${n} started in ${measured.startSeconds.toFixed(2)} s, completed in ${measured.seconds.toFixed(2)} s`,
+    );
+    return [
+      {
+        key: 'ceiling.completed',
+        label: 'ceiling: bare Temporal, completed',
+        n,
+        seconds: measured.seconds,
+        value: n / measured.seconds,
+        unit: 'completed/s',
+        notes: `1 workflow + 1 send activity each, ${ctx.config.flags.temporal} server`,
+      },
+      {
+        key: 'ceiling.starts',
+        label: 'ceiling: bare Temporal, starts',
+        n,
+        seconds: measured.startSeconds,
+        value: n / measured.startSeconds,
+        unit: 'starts/s',
+        notes: `${flags['in-flight']} starts in flight, worker running`,
+      },
+    ];
+  } finally {
+    await worker.stop();
+  }
+}
