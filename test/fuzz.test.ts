@@ -27,7 +27,8 @@ const PYTHON = process.env.HERALD_PYTHON ?? 'python3';
 const MAX_EXAMPLES = Number(process.env.HERALD_FUZZ_EXAMPLES ?? 50);
 const SEED = process.env.HERALD_FUZZ_SEED ?? '20261201';
 /** A hung run fails the test with its output instead of running into the jest timeout. */
-const RUN_TIMEOUT_MS = 3_000 * MAX_EXAMPLES;
+// Generous: on a loaded 2-core machine a run over every operation (bulk calls start many workflows) takes minutes.
+const RUN_TIMEOUT_MS = 6_000 * MAX_EXAMPLES;
 const TEST_TIMEOUT_MS = RUN_TIMEOUT_MS + 60_000;
 
 const NOT_A_SERVER_ERROR = 'not_a_server_error';
@@ -124,6 +125,10 @@ async function fuzz(stack: Stack, name: string, apiKey: string, filter: string[]
   const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearTimeout(timer);
+  if (exitCode === null)
+    throw new Error(
+      `schemathesis (${name}) was stopped after ${RUN_TIMEOUT_MS / 1000} s without finishing:\n${output}`,
+    );
   if (!existsSync(reportPath))
     throw new Error(`schemathesis (${name}) exited ${exitCode} without a report:\n${output}`);
   const report = JSON.parse(readFileSync(reportPath, 'utf8')) as RunReport;
