@@ -138,8 +138,9 @@ export function createSendBatch(step: StepContext) {
         outcome(row.id, 'failed', reason);
         return;
       }
+      let sent: Awaited<ReturnType<typeof channel.send>>;
       try {
-        const sent = await channel.send(
+        sent = await channel.send(
           {
             deliveryId: row.id,
             notificationId: input.notificationId,
@@ -156,8 +157,6 @@ export function createSendBatch(step: StepContext) {
           },
           content,
         );
-        sentLog.add({ id: row.id, providerMessageId: sent.providerMessageId });
-        outcome(row.id, 'sent');
       } catch (error) {
         const failure = channel.classify(error);
         const status =
@@ -165,7 +164,11 @@ export function createSendBatch(step: StepContext) {
         if (status === 'retrying') lastTransient = failure;
         await markDeliveryUnsent(db, row.id, status, failure.reason);
         outcome(row.id, status, failure.reason);
+        return;
       }
+      // Recorded before this lane's next send: a crash or outage can resend only the sends in flight.
+      await sentLog.add({ id: row.id, providerMessageId: sent.providerMessageId });
+      outcome(row.id, 'sent');
     };
 
     try {
@@ -290,37 +293,49 @@ function chunkClaimer<T extends { id: string }>(
 
 /**
  * Writes items as they come, one statement at a time: whatever arrives while a write runs goes in the
- * next one. `drain` waits for everything added so far and rethrows a failed write.
+ * next one. `add` resolves once its item is written (and rejects if that write fails): a lane that
+ * waits for it before its next send keeps the sends the log has not recorded to the ones in flight,
+ * as a write per send did, with fewer statements. `drain` waits for everything added so far.
  */
 function groupCommit<T>(write: (items: T[]) => Promise<void>) {
-  let buffer: T[] = [];
+  let pending: { items: T[]; done: Promise<void>; settle: (error?: unknown) => void } | null = null;
   let running: Promise<void> | null = null;
-  let failure: unknown = null;
-  const pump = (): Promise<void> => {
-    const items = buffer;
-    buffer = [];
-    return write(items).then(
-      () => {
-        running = buffer.length > 0 && failure === null ? pump() : null;
-      },
-      (error: unknown) => {
-        failure = error;
-        running = null;
-      },
+  const next = () => {
+    let settle!: (error?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (error?: unknown) => (error === undefined ? resolve() : reject(error));
+    });
+    // Seen by whoever awaits it; a write nobody waits for must not be an unhandled rejection.
+    done.catch(() => undefined);
+    return { items: [] as T[], done, settle };
+  };
+  const pump = (): void => {
+    const batch = pending!;
+    pending = null;
+    running = write(batch.items).then(
+      () => batch.settle(),
+      (error: unknown) => batch.settle(error instanceof Error ? error : new Error(String(error))),
     );
+    void running.then(() => {
+      running = null;
+      if (pending) pump();
+    });
   };
   return {
-    add(item: T) {
-      buffer.push(item);
-      if (!running && failure === null) running = pump();
+    add(item: T): Promise<void> {
+      pending ??= next();
+      pending.items.push(item);
+      const { done } = pending;
+      if (!running) pump();
+      return done;
     },
     async drain(): Promise<void> {
-      while (running) await running;
-      if (failure === null && buffer.length > 0) {
-        running = pump();
+      while (running || pending) {
+        if (pending && !running) pump();
+        const waiting = pending?.done;
         await running;
+        if (waiting) await waiting;
       }
-      if (failure !== null) throw failure;
     },
   };
 }
