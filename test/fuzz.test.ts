@@ -107,8 +107,9 @@ async function fuzz(stack: Stack, name: string, apiKey: string, filter: string[]
     // One worker: with two, hypothesis' shared caches race and schemathesis reports its own Runtime Errors.
     '--workers',
     '1',
+    // Above the API's own longest wait (an SMTP or Twilio credential test: 12 s, plus a DNS lookup of at most 5 s).
     '--request-timeout',
-    '20',
+    '30',
     '--no-color',
     '--report',
     'json,har',
@@ -145,9 +146,11 @@ async function fuzz(stack: Stack, name: string, apiKey: string, filter: string[]
 
 /** The summary and, when something failed, the failing cases with their curl commands. */
 function summarize(name: string, { report, requests, output }: Run): string {
-  const failures = output.indexOf('=== FAILURES ===');
-  const summary = output.indexOf('=== SUMMARY ===');
-  const from = failures >= 0 ? output.lastIndexOf('\n', failures) : output.lastIndexOf('\n', summary);
+  // From the first section that names what went wrong (errors, e.g. a request with no answer, name the operation).
+  const first = ['=== ERRORS ===', '=== FAILURES ===', '=== SUMMARY ===']
+    .map((title) => output.indexOf(title))
+    .find((at) => at >= 0);
+  const from = first === undefined ? 0 : output.lastIndexOf('\n', first);
   return [
     `schemathesis ${report.schemathesis_version}, ${name}: ${report.test_cases.generated} test cases over ` +
       `${report.operations.tested} operations in ${report.running_time.toFixed(1)} s; ` +

@@ -129,7 +129,7 @@ const testRoute = securedRoute(
     tags,
     summary: 'Send a real test email through the stored SMTP settings and answer with the server’s reply',
     description:
-      'Synchronous, within about 20 seconds: 200 with the Message-ID the server accepted and its reply, or 422 ' +
+      'Synchronous, within about 12 seconds: 200 with the Message-ID the server accepted and its reply, or 422 ' +
       '`smtp_test_failed` with the server’s error (e.g. `535 5.7.8 authentication failed`).',
     request: { body: jsonBody(SmtpTestInputSchema, 'Where to send the test message') },
     responses: {

@@ -8,12 +8,16 @@ import {
 
 /** A person waits for these: a dead server is reported within seconds, not after the pool's half minute. */
 const CHECK_TIMEOUTS: SmtpTimeouts = {
-  connectionTimeout: 8_000,
-  greetingTimeout: 8_000,
-  socketTimeout: 10_000,
+  connectionTimeout: 5_000,
+  greetingTimeout: 5_000,
+  socketTimeout: 8_000,
 };
-/** The whole exchange, whatever each step takes. */
-const CHECK_DEADLINE_MS = 20_000;
+/**
+ * The whole exchange, whatever each step takes: well inside an HTTP client's usual 20–30 s, since a
+ * host that accepts the connection and never greets (a proxy, a filtered port) would otherwise hold
+ * the request to the deadline.
+ */
+const CHECK_DEADLINE_MS = 12_000;
 
 export interface SmtpTarget {
   config: SmtpConfig;
