@@ -363,16 +363,22 @@ export async function getNotificationView(
   tenantId: string,
   id: string,
 ): Promise<NotificationView> {
-  const record = await getNotification(deps.db, tenantId, id);
+  let record = await getNotification(deps.db, tenantId, id);
   if (!record) throw notFound(`notification ${id}`);
   let progress: NotificationProgress | null = null;
   if (record.status === 'accepted' || record.status === 'running') {
+    const { workflowId } = record;
     // A query needs a live worker; with none, answer from the database instead of hanging.
     progress = await deps.temporal.connection
       .withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-        deps.temporal.workflow.getHandle(record.workflowId).query(notificationStateQuery),
+        deps.temporal.workflow.getHandle(workflowId).query(notificationStateQuery),
       )
       .catch(() => null);
+    // It finished between the read and the query: the log has its final status now.
+    if (progress && FINAL_PHASES.includes(progress.phase)) {
+      record = (await getNotification(deps.db, tenantId, id)) ?? record;
+      progress = null;
+    }
   }
   // Both from the log on every request, so the counts move while the batches go out (the
   // workflow's own counts are a snapshot of its last step).
