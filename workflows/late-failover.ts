@@ -7,6 +7,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities';
+import { sendBatchOptions } from './send-options';
 import { ERROR_TYPES } from '../common/errors';
 import type { IdRange, LateFailoverInput } from '../common/types';
 
@@ -45,15 +46,7 @@ export async function lateFailoverWorkflow(input: LateFailoverInput): Promise<La
 async function send(input: LateFailoverInput, range: IdRange, outageBackoffMs = 500): Promise<void> {
   const retry = input.tuning.retry[range.channel];
   const { sendBatch } = proxyActivities<HeraldActivities>({
-    startToCloseTimeout: '15 minutes',
-    heartbeatTimeout: input.tuning.heartbeatTimeoutMs,
-    retry: {
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalMs,
-      maximumAttempts: retry.maximumAttempts,
-      nonRetryableErrorTypes: [ERROR_TYPES.unknownChannel],
-    },
+    ...sendBatchOptions(retry, input.tuning.heartbeatTimeoutMs),
     summary: `late failover: ${range.channel} → ${range.label}`,
   });
   try {

@@ -13,6 +13,7 @@ import {
   levelSummary,
   openDeliveryRanges,
   openDeliveryRangesPage,
+  type LevelSummary,
 } from '../../db/queries/deliveries';
 import { markNotificationRunning } from '../../db/queries/notifications';
 import type { TemplateRegistry } from '../../templates/registry';
@@ -42,16 +43,7 @@ export interface PrepareResult {
 }
 
 /** What the paged workflow learns from resolving a level; its batches come page by page (`openRangesPage`). */
-export interface ResolvedLevel {
-  recipients: number;
-  deliveries: number;
-  /** Deliveries still to send (pending, or left retrying by the small-audience path). */
-  open: number;
-  /** The batches those make (the workflow's progress; paging may cut one or two more). */
-  batches: number;
-  /** Deliveries quiet hours hold back, and when the first of them may go. */
-  held: number;
-  heldUntil: string | null;
+export interface ResolvedLevel extends LevelSummary {
   counts: Partial<Record<DeliveryStatus, number>>;
 }
 

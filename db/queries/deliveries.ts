@@ -278,6 +278,19 @@ export async function openDeliveryRangesPage(
   return { ranges, cursor };
 }
 
+/** A notification level as the log has it now (see `levelSummary`). */
+export interface LevelSummary {
+  recipients: number;
+  deliveries: number;
+  /** Deliveries still to send (pending, sending, retrying). */
+  open: number;
+  /** The batches those make (paging may cut one or two more). */
+  batches: number;
+  /** Deliveries quiet hours hold back, and when the first of them may go. */
+  held: number;
+  heldUntil: string | null;
+}
+
 /**
  * A level's size; its open deliveries and the batches they make; those quiet hours hold back past
  * `now`, with the first end among them.
@@ -285,14 +298,7 @@ export async function openDeliveryRangesPage(
 export async function levelSummary(
   db: Queryable,
   p: { notificationId: string; level: number; batchSize: number; now: Date },
-): Promise<{
-  recipients: number;
-  deliveries: number;
-  open: number;
-  batches: number;
-  held: number;
-  heldUntil: string | null;
-}> {
+): Promise<LevelSummary> {
   const result = await db.query<{
     recipients: string;
     deliveries: string;
@@ -425,22 +431,10 @@ export async function openDeliveriesInRange(
 }
 
 /**
- * Claims one delivery right before its send: it becomes `sending` and counts one more attempt, but
- * only while it is still open, so a row that cancel has already ended as skipped is never sent.
- * `sending` stays claimable: that is a row whose attempt died with its worker, and the retry resends it.
- */
-export async function claimDelivery(db: Queryable, id: string): Promise<boolean> {
-  const result = await db.query(
-    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
-      WHERE id = $1 AND status = ANY($2::text[]) RETURNING id`,
-    [id, OPEN_STATUSES],
-  );
-  return (result.rowCount ?? 0) > 0;
-}
-
-/**
- * Claims a chunk of deliveries right before their sends, as `claimDelivery` does one: returns the
- * ids that were still open (and are now `sending`).
+ * Claims a chunk of deliveries right before their sends: each becomes `sending` and counts one more
+ * attempt, but only while still open, so a row cancel has already ended is never sent. `sending`
+ * stays claimable: that is a row whose attempt died with its worker, and the retry resends it.
+ * Returns the ids claimed.
  */
 export async function claimDeliveries(db: Queryable, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
@@ -452,7 +446,11 @@ export async function claimDeliveries(db: Queryable, ids: string[]): Promise<Set
   return new Set(result.rows.map((r) => String(r.id)));
 }
 
-/** Sends the provider accepted, in one statement (see `markDeliverySent`). */
+/**
+ * Sends the provider accepted, in one statement. Unconditional: a message that went out was sent,
+ * even if cancel ended the row as skipped while it was on the wire, and the log must say what people
+ * received.
+ */
 export async function markDeliveriesSent(
   db: Queryable,
   sent: { id: string; providerMessageId: string }[],
@@ -471,20 +469,6 @@ export async function markDeliveriesSent(
     [sent.map((s) => s.providerMessageId)],
   );
   for (const row of early.rows) await applyPendingProviderStatuses(db, row.provider_message_id);
-}
-
-/**
- * A send the provider accepted. Unconditional: a message that went out was sent, even if cancel
- * ended the row as skipped while it was on the wire, and the log must say what people received.
- */
-export async function markDeliverySent(db: Queryable, id: string, providerMessageId: string): Promise<void> {
-  await db.query(
-    `UPDATE deliveries SET status = 'sent', provider_message_id = $2, error = NULL, sent_at = now(), updated_at = now()
-      WHERE id = $1`,
-    [id, providerMessageId],
-  );
-  // A provider callback may have overtaken the send's answer (Twilio): apply what it said now.
-  await applyPendingProviderStatuses(db, providerMessageId);
 }
 
 export async function markDeliveryUnsent(
