@@ -14,6 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   type LocalActivityOptions,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities';
 import { ERROR_TYPES } from '../common/errors';
@@ -37,7 +38,11 @@ import { legacyNotificationWorkflow } from './notification-legacy';
 /** Runs that started before paged fan-out replay the earlier workflow. */
 const PAGED_FAN_OUT = 'paged-fan-out';
 
-const retryForever = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
+const retryForever: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+};
 /** Bookkeeping runs in the workflow's own worker: no task-queue round trip, no activity events. */
 const bookkeeping = proxyLocalActivities<HeraldActivities>({
   startToCloseTimeout: '2 minutes',
