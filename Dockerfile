@@ -3,7 +3,8 @@
 # Herald application image. One image, two processes:
 #   API (default):  tsx api/main.ts      — HTTP on :3000
 #   worker:         tsx worker/main.ts   — polls Temporal (docker-compose.yml overrides the command)
-# Herald runs its TypeScript directly with tsx (a runtime dependency); there is no build step.
+# Herald runs its TypeScript directly with tsx (a runtime dependency); the one build step bundles the
+# notification center and the embeddable inbox (web/ → web/dist) with esbuild.
 
 # ---- deps: install node_modules from the lockfile ---------------------------------------------
 FROM node:20-bookworm-slim AS deps
@@ -37,6 +38,8 @@ COPY templates ./templates
 COPY scripts ./scripts
 COPY config ./config
 COPY examples ./examples
+COPY web ./web
+RUN node_modules/.bin/tsx web/build.ts
 
 USER node
 EXPOSE 3000

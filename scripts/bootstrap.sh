@@ -105,7 +105,14 @@ ensure_temporal_test_server() {
   export TEMPORAL_TEST_SERVER="$launcher"
 }
 
+# The browser code (inbox component, notification center) bundled into web/dist, which the API
+# serves; rebuilt only when a source under web/ changed since the last build.
+ensure_web_build() {
+  (cd "$HERALD_ROOT" && node --import tsx web/build.ts --if-stale)
+}
+
 ensure_node_modules
+ensure_web_build
 ensure_temporal_cli
 ensure_temporal_test_server
 # ensure_temporal_server is called by the test commands only: `npm run dev` does not need it.

@@ -21,6 +21,7 @@ fi
 
 log "type-checking…"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p web
 log "linting…"
 npx eslint . --max-warnings=0
 

@@ -1,31 +1,14 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { ROOT } from './support/env';
+import type { Browser } from 'playwright-core';
+import { launchChromium, SCREENSHOTS } from './support/browser';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
-
-/** scripts/test.sh installs Debian's chromium when it is missing; CHROMIUM_PATH points elsewhere. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(ROOT, '.tmp', 'screenshots');
 
 describe('the pages, in a real browser', () => {
   let stack: Stack;
   let browser: Browser;
   beforeAll(async () => {
     stack = await startStack({ sink: { httpPort: 0 } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    await mkdir(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -55,17 +38,6 @@ describe('the pages, in a real browser', () => {
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
     ).toBeUndefined();
-    await page.close();
-  });
-
-  it('the docs page lists the API in a browser', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${stack.baseUrl}/docs`);
-    await expect(page.title()).resolves.toBe('Herald API');
-    const rows = page.locator('tbody tr');
-    expect(await rows.count()).toBeGreaterThanOrEqual(13);
-    await page.getByRole('cell', { name: '/v1/notifications/{id}' }).first().waitFor();
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'docs.png'), fullPage: true });
     await page.close();
   });
 });

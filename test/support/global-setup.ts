@@ -14,6 +14,7 @@ import {
 } from '../../scripts/lib/postgres';
 import { freePort } from '../../scripts/lib/ports';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { buildWeb } from '../../web/build';
 import { ROOT, testEnvFile, type TestEnv } from './env';
 
 /** Started once for the whole run: PostgreSQL, the Temporal dev server, and the workflow bundle. */
@@ -23,6 +24,7 @@ export default async function globalSetup(): Promise<void> {
     startDatabase(),
     startTemporal(),
     bundleWorkflows(),
+    ensureWebBuild(),
   ]);
   const pool = createPool(database.url);
   await migrate(pool);
@@ -73,6 +75,16 @@ async function startTemporal(): Promise<{ address: string; stop: () => Promise<v
     },
   });
   return { address: env.address, stop: () => env.teardown() };
+}
+
+/**
+ * web/dist for the API's /embed and /app routes, when jest runs without scripts/test.sh (which builds
+ * it first). A broken web source fails only the browser tests, which say so, not the whole run.
+ */
+async function ensureWebBuild(): Promise<void> {
+  const { failed } = await buildWeb({ ifStale: true });
+  for (const failure of failed)
+    console.error(`web/dist: ${failure.source} did not build:\n${failure.message}`);
 }
 
 async function bundleWorkflows(): Promise<string> {
