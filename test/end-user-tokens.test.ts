@@ -83,8 +83,9 @@ describe('end-user tokens', () => {
       const before = Date.now();
       const minted = await stack.api('POST', `/v1/recipients/${alice}/tokens`);
       expect(minted.status).toBe(201);
-      expect(Object.keys(minted.body).sort()).toEqual(['expiresAt', 'token']);
+      expect(Object.keys(minted.body).sort()).toEqual(['centerUrl', 'expiresAt', 'token']);
       expect(minted.body.token).toMatch(/^heu_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+      expect(minted.body.centerUrl).toBe(`${stack.baseUrl}/app#token=${minted.body.token}`);
       const ttlMs = stack.config.END_USER_TOKEN_TTL_SECONDS * 1000;
       const expiresAt = Date.parse(minted.body.expiresAt);
       expect(expiresAt).toBeGreaterThanOrEqual(before + ttlMs - 1000);
@@ -188,7 +189,7 @@ describe('end-user tokens', () => {
           url: path.replace(/\{(\w+)\}/g, (_: string, param: string) => {
             if (param === 'externalId') return externalId;
             if (param === 'messageId') return messageId;
-            if (param === 'id')
+            if (param === 'id' || param === 'eventId')
               return path.startsWith('/v1/schedules/') ? `herald-${uniq('none')}` : randomUUID();
             if (param === 'key') return uniq('nokey');
             if (param === 'event') return 'ticket.assigned';

@@ -74,5 +74,10 @@ export const EndUserTokenSchema = z
   .object({
     token: z.string().openapi({ example: 'heu_…' }),
     expiresAt: z.string(),
+    centerUrl: z.string().openapi({
+      example: 'https://herald.example.com/app#token=heu_…',
+      description:
+        "Opens this person's notification center; the token rides in the fragment, which browsers send to no server",
+    }),
   })
   .openapi('EndUserToken');

@@ -139,7 +139,10 @@ export const recipientRoutes = new OpenAPIHono<AppEnv>()
       recipientId: externalId,
       expiresAt,
     });
-    return c.json({ token, expiresAt: expiresAt.toISOString() }, 201);
+    // PUBLIC_BASE_URL when the API sits behind a proxy; otherwise the origin this request reached.
+    const base = (config.PUBLIC_BASE_URL ?? new URL(c.req.url).origin).replace(/\/+$/, '');
+    const centerUrl = `${base}/app#token=${token}`;
+    return c.json({ token, expiresAt: expiresAt.toISOString(), centerUrl }, 201);
   })
   .openapi(listRoute, async (c) => {
     const { limit, after } = c.req.valid('query');
