@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { webhookSecretProblem } from '../activities/channels/webhook/signing';
 import { dedupeRuleSchema, throttleRuleSchema } from '../common/dedupe-rules';
 import { isLocaleTag } from '../common/locale';
 import { CHANNELS, DELIVERY_STATUSES, PRIORITIES } from '../common/types';
@@ -511,3 +512,14 @@ export const PreviewRequestSchema = z
 export const PreviewSchema = z
   .object({ event: z.string(), email: z.object({ subject: z.string(), html: z.string(), text: z.string() }) })
   .openapi('Preview');
+
+/** A Standard Webhooks signing secret a tenant brings (webhook and event endpoints). */
+export const SigningSecretInput = z
+  .string()
+  .max(200)
+  .superRefine((secret, ctx) => {
+    const problem = webhookSecretProblem(secret);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .optional()
+  .openapi({ description: 'a whsec_ secret of 24 to 64 bytes; generated (32 bytes) when omitted' });

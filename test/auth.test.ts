@@ -43,6 +43,7 @@ function concretePath(op: { path: string }): string {
         // Schedule ids must carry Herald's prefix to reach the handler; every other id is a uuid or a string.
         return op.path.startsWith('/v1/schedules/') ? `herald-${uniq('none')}` : randomUUID();
       case 'messageId':
+      case 'eventId':
         return randomUUID();
       // Unique per request, so a PUT that creates one leaves nothing the next request trips over.
       case 'externalId':

@@ -50,6 +50,24 @@ const schema = z.object({
   ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds,
   // The same delivery settings as the API's: the notifications the worker starts (overdue items) use them.
   ...deliveryTuningSettings,
+  // Status events (worker/status-events/): the outbox's dispatcher runs in every worker process.
+  /** false: this process sends no status events (another worker does). */
+  STATUS_EVENTS_DISPATCH: z.enum(['true', 'false']).default('true'),
+  /** How often the dispatcher looks for due events when idle. */
+  STATUS_EVENTS_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Events sent at once per look (and open connections). */
+  STATUS_EVENTS_BATCH: z.coerce.number().int().min(1).max(500).default(20),
+  STATUS_EVENTS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Backoff: 1 s, 2 s, 4 s … capped at an hour; 36 attempts span about a day. */
+  STATUS_EVENTS_RETRY_INITIAL_MS: z.coerce.number().int().min(1).default(1_000),
+  STATUS_EVENTS_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+  STATUS_EVENTS_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(36),
+  /** Delivered and given-up events, with their attempts, are deleted after this many days. */
+  STATUS_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  /** Development only, as the API's: event endpoints may be loopback URLs. */
+  HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
+  /** DNS servers (comma-separated host:port) that resolve endpoint hosts; the system's if unset. */
+  HERALD_DNS_SERVERS: z.string().optional(),
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

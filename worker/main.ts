@@ -11,6 +11,7 @@ import { parseSecretKey } from '../common/secret-box';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig } from './config';
 import { bundleWorkflowsInChild } from './workflow-bundle';
+import { startStatusEventsFromConfig } from './status-events/from-config';
 import {
   ackLinksFromEnv,
   buildChannels,
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
       : await bundleWorkflowsInChild(),
   });
   const log = createLogger('worker');
+  const statusEvents = startStatusEventsFromConfig(config, db, secretKey, log);
   // WORKER_METRICS_PORT set: this process's registry as Prometheus text at
   // http://<WORKER_METRICS_HOST, loopback by default>:<port>/metrics. It has no authentication.
   const metricsServer: MetricsServer | undefined =
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
       metricsPort: metricsServer?.port ?? null,
       metricsHost: metricsServer ? config.WORKER_METRICS_HOST : null,
       webhookEndpointsResealed: resealed,
+      statusEvents: statusEvents !== null,
     },
     'worker started',
   );
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await metricsServer?.close();
+    await statusEvents?.stop();
     await setup.close();
     await connection.close();
     await db.end();

@@ -9,7 +9,6 @@ import {
 import {
   generateWebhookSecret,
   maskWebhookSecret,
-  webhookSecretProblem,
 } from '../../activities/channels/webhook/signing';
 import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
 import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
@@ -31,7 +30,7 @@ import { securedRoute } from '../auth/access';
 import type { AppEnv } from '../deps';
 import { sealingKey } from '../sealing-key';
 import { HttpError, notFound, validationFailed } from '../errors';
-import { errorResponse, jsonBody, jsonResponse } from '../schemas';
+import { errorResponse, jsonBody, jsonResponse, SigningSecretInput } from '../schemas';
 
 /** Signing secrets an endpoint may hold at once (the newest signs; the others only during a rotation). */
 const MAX_SECRETS = 5;
@@ -81,15 +80,7 @@ const WebhookEndpointInputSchema = z
       example: 'tech-42',
     }),
     preset: z.enum(WEBHOOK_PRESETS).default('standard'),
-    secret: z
-      .string()
-      .max(200)
-      .superRefine((secret, ctx) => {
-        const problem = webhookSecretProblem(secret);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .openapi({ description: 'a whsec_ secret of 24 to 64 bytes; generated (32 bytes) when omitted' }),
+    secret: SigningSecretInput,
   })
   .strict()
   .openapi('WebhookEndpointInput');

@@ -48,6 +48,7 @@ import {
 } from '../../common/event-routing';
 import { defaultAudienceOf } from './event-routing';
 import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas, type SendEstimate } from './send-limits';
+import { recordAcknowledgedEvent } from '../../db/queries/status-events';
 
 const QUERY_DEADLINE_MS = 2_000;
 
@@ -560,11 +561,15 @@ export async function acknowledgeNotification(
 ): Promise<AckResult> {
   const record = await getNotification(deps.db, tenantId, id);
   if (!record) throw notFound(`notification ${id}`);
+  let result: AckResult;
   try {
-    return await updateCurrentRun(deps.temporal.workflow.getHandle(record.workflowId), ackUpdate, [{ by }]);
+    result = await updateCurrentRun(deps.temporal.workflow.getHandle(record.workflowId), ackUpdate, [{ by }]);
   } catch (error) {
     throw finishedConflict(error, record.id);
   }
+  // The ack lives in the workflow, where no trigger sees it: its status event is written here.
+  if (result.accepted) await recordAcknowledgedEvent(deps.db, { tenantId, notificationId: record.id, by });
+  return result;
 }
 
 /** Sends the `cancel` update and answers with what was still pending; a finished notification is a 409. */
