@@ -16,6 +16,7 @@ import type { overdueWorkflow, OverdueWorkflowResult } from '../workflows/overdu
 import { doctorExitCode, formatChecks, runDoctor } from './doctor';
 import { ACCESS_USAGE, runKeys, runTenants } from './lib/access-commands';
 import { ROUTING_USAGE, runRouting } from './lib/routing-commands';
+import { EXPLAIN_USAGE, runExplain } from './lib/explain';
 import {
   checkTenant,
   CliError,
@@ -45,6 +46,7 @@ ${ACCESS_USAGE}
   groups list --tenant <id> [--json]
                                   list a tenant's groups with their member counts
 ${ROUTING_USAGE}
+${EXPLAIN_USAGE}
   seed --tenant <id>              import the demo people and groups (db/seed/demo.yaml) into a tenant
   overdue [--tenant <id>] [--dry-run]
                                   run the overdue workflow once (every tenant's items, or one tenant's)
@@ -91,6 +93,8 @@ async function run(args: Args): Promise<void> {
       return runGroups(sub);
     case 'routing':
       return runRouting(sub);
+    case 'explain':
+      return runExplain(sub);
     case 'schedules':
       // The schedules commands take flags only; a value option is unknown to them.
       return runSchedulesCli(sub.positionals, new Set([...sub.flags, ...sub.values.keys()]), {
