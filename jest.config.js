@@ -10,7 +10,15 @@
  */
 const shared = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+    // Scalar's Hono middleware ships ESM only; jest (on Node 20) loads CommonJS, so compile just it.
+    '/node_modules/@scalar/.+\\.js$': [
+      '@swc/jest',
+      { jsc: { target: 'es2022' }, module: { type: 'commonjs' } },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@scalar/(hono-api-reference|client-side-rendering)/)'],
 };
 
 /** Started only when a test of the project runs: PostgreSQL, the Temporal dev server, the workflow bundle. */

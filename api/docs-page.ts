@@ -1,46 +1,63 @@
-interface OpenApiDoc {
-  info: { title: string; version: string; description?: string };
-  paths: Record<
-    string,
-    Record<
-      string,
-      { summary?: string; tags?: string[]; 'x-herald-scope'?: string; 'x-herald-end-user'?: boolean }
-    >
-  >;
-}
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Scalar } from '@scalar/hono-api-reference';
+import { Hono } from 'hono';
+import { compress } from 'hono/compress';
+import { BEARER_SCHEME } from './auth/access';
+import type { AppEnv } from './deps';
+import type { OpenApiDocument } from './openapi';
 
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+/** Where the page loads Scalar's script from: this server, never a CDN (the docs work offline). */
+export const SCALAR_SCRIPT_PATH = '/docs/scalar.js';
+
+/** The package does not export its browser bundle, so find it beside its entry point. */
+const SCALAR_BUNDLE = path.join(
+  path.dirname(require.resolve('@scalar/api-reference')),
+  'browser',
+  'standalone.js',
+);
+
+let bundle: Promise<Buffer> | undefined;
+/** Read once (about 5 MB), on the first request for it; the file does not change while we run. */
+const scalarBundle = () => (bundle ??= readFile(SCALAR_BUNDLE));
+
+/**
+ * `/openapi.json`, and the API reference at `/docs`: Scalar rendering that document, with its
+ * script served by us and everything that would reach out (fonts, telemetry, the hosted client
+ * and MCP buttons) switched off.
+ */
+export function apiReferenceRoutes(document: () => OpenApiDocument) {
+  let built: OpenApiDocument | undefined;
+  // Routes are fixed once the app is built: the document is made once, on first use.
+  const current = () => (built ??= document());
+  return (
+    new Hono<AppEnv>()
+      .get('/openapi.json', (c) => c.json(current()))
+      // About 5 MB as it ships, a quarter of that gzipped.
+      .get(SCALAR_SCRIPT_PATH, compress(), async (c) => {
+        c.header('content-type', 'text/javascript; charset=utf-8');
+        c.header('cache-control', 'public, max-age=3600');
+        return c.body(new Uint8Array(await scalarBundle()));
+      })
+      .get(
+        '/docs',
+        // The "try it" server and the curl examples point at where the caller reached us.
+        Scalar<AppEnv>((c) => ({
+          url: '/openapi.json',
+          cdn: SCALAR_SCRIPT_PATH,
+          pageTitle: 'Herald API',
+          servers: [{ url: c.var.deps.config.PUBLIC_BASE_URL ?? new URL(c.req.url).origin }],
+          // The bearer scheme, ready for a key, in the reference's authentication box.
+          authentication: { preferredSecurityScheme: BEARER_SCHEME },
+          withDefaultFonts: false,
+          telemetry: false,
+          hideClientButton: true,
+          mcp: { disabled: true },
+          agent: { disabled: true },
+          showDeveloperTools: 'never',
+          defaultOpenFirstTag: true,
+          orderRequiredPropertiesFirst: true,
+        })),
+      )
   );
-
-function scopeCell(op: { 'x-herald-scope'?: string; 'x-herald-end-user'?: boolean }): string {
-  const scope = op['x-herald-scope'];
-  if (!scope) return '<em>public</em>';
-  return `<code>${escapeHtml(scope)}</code>${op['x-herald-end-user'] ? ' <em>+ end user</em>' : ''}`;
-}
-
-/** A self-contained docs page (no CDN: it must work offline) listing every route of the OpenAPI document. */
-export function renderDocsPage(doc: OpenApiDoc): string {
-  const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops).map(
-      ([method, op]) =>
-        `<tr><td><code class="m ${method}">${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td>` +
-        `<td>${escapeHtml(op.tags?.join(', ') ?? '')}</td><td>${scopeCell(op)}</td><td>${escapeHtml(op.summary ?? '')}</td></tr>`,
-    ),
-  );
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(doc.info.title)} API</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}.m{font-weight:bold}.get{color:#0a7}.post{color:#06c}
-.put{color:#a60}.delete{color:#c22}</style></head><body>
-<h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
-<p>${escapeHtml(doc.info.description ?? '')}</p>
-<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3). Errors are JSON:
-<code>{"error":{"code","message","details":[{"path","message"}]}}</code>.</p>
-<p>Authentication: every <code>/v1</code> route but the public ones takes <code>Authorization: Bearer &lt;API key&gt;</code>;
-the Scope column says which scope the key needs (<em>+ end user</em>: that person's end-user token works too;
-<em>public</em>: no key, the route checks a signature of its own).</p>
-<table><thead><tr><th>Method</th><th>Path</th><th>Tag</th><th>Scope</th><th>Summary</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>
-</body></html>`;
 }

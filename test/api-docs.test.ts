@@ -55,10 +55,25 @@ describe('health, OpenAPI document and docs page', () => {
     expect(body.paths['/v1/notifications'].post.responses['422']).toBeDefined();
   });
 
-  it('/docs is an HTML page listing the routes', async () => {
+  it('/docs is the Scalar reference over /openapi.json, its script served from here', async () => {
     const response = await fetch(`${stack.baseUrl}/docs`);
+    expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
     const html = await response.text();
-    for (const [, path] of documentedRoutes) expect(html).toContain(path);
+    expect(html).toContain('<script src="/docs/scalar.js"></script>');
+    expect(html).toContain('"url": "/openapi.json"');
+    // No CDN, no remote fonts: the one absolute URL is this server, as the "try it" server.
+    expect(html.match(/https?:\/\/[^\s"'<>]+/g)).toEqual([stack.baseUrl]);
+    const script = await fetch(`${stack.baseUrl}/docs/scalar.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toContain('javascript');
+    expect((await script.text()).length).toBeGreaterThan(1_000_000);
+  });
+
+  it('/openapi.json says who may call each operation and carries the README example', async () => {
+    const { body } = await anonymous('/openapi.json');
+    expect(body.info.description).toContain('curl -s -X POST http://127.0.0.1:3000/v1/notifications');
+    expect(body.paths['/v1/notifications'].post.description).toContain('Requires scope `send`.');
+    expect(body.paths['/v1/unsubscribe/{token}'].post.description).toContain('Public: no API key');
   });
 });

@@ -1,27 +1,38 @@
+import type { HeraldSchema, paths } from '../clients/typescript/src';
 import { SEARCH_ATTRIBUTES } from '../common/temporal';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
+import { ok } from './support/typed';
 
 /** Creates three recipients in one group through the API, as a backend would. */
 async function createGroupOfThree(stack: Stack) {
   const group = uniq('tech-admins');
   const groupName = `Technical Admin ${group}`;
-  expect((await stack.api('PUT', `/v1/groups/${group}`, { name: groupName })).status).toBe(201);
+  ok(
+    await stack.herald.PUT('/v1/groups/{key}', {
+      params: { path: { key: group } },
+      body: { name: groupName },
+    }),
+    201,
+  );
   const people = ['alice', 'bob', 'carol'].map((n) => ({
     id: uniq(n),
     name: n[0]!.toUpperCase() + n.slice(1),
     email: `${uniq(n)}@example.com`,
   }));
   for (const p of people) {
-    expect(
-      (
-        await stack.api('PUT', `/v1/recipients/${p.id}`, {
-          name: p.name,
-          email: p.email,
-          timezone: 'Africa/Harare',
-        })
-      ).status,
-    ).toBe(201);
-    expect((await stack.api('PUT', `/v1/groups/${group}/members/${p.id}`)).status).toBe(201);
+    ok(
+      await stack.herald.PUT('/v1/recipients/{externalId}', {
+        params: { path: { externalId: p.id } },
+        body: { name: p.name, email: p.email, timezone: 'Africa/Harare' },
+      }),
+      201,
+    );
+    ok(
+      await stack.herald.PUT('/v1/groups/{key}/members/{externalId}', {
+        params: { path: { key: group, externalId: p.id } },
+      }),
+      201,
+    );
   }
   return { group, groupName, people };
 }
@@ -39,19 +50,21 @@ describe('a notification from an HTTP call to real inboxes', () => {
     const { groupName, people } = await createGroupOfThree(stack);
     const rawEmail = `${uniq('ops')}@example.com`;
     const title = 'Printer <b>not</b> working & "jammed"';
-    const created = await stack.api('POST', '/v1/notifications', {
-      event: 'ticket.assigned',
-      to: { groups: [groupName], emails: [rawEmail] },
-      channels: ['email'],
-      data: { ticketId: '123', title, priority: 'high' },
-    });
-    expect(created.status).toBe(202);
-    expect(created.body.workflowId).toBe(`notification-${created.body.id}`);
-    expect(created.body.links.temporalUi).toContain(
-      `/namespaces/default/workflows/notification-${created.body.id}`,
+    const created = ok(
+      await stack.herald.POST('/v1/notifications', {
+        body: {
+          event: 'ticket.assigned',
+          to: { groups: [groupName], emails: [rawEmail] },
+          channels: ['email'],
+          data: { ticketId: '123', title, priority: 'high' },
+        },
+      }),
+      202,
     );
+    expect(created.workflowId).toBe(`notification-${created.id}`);
+    expect(created.links.temporalUi).toContain(`/namespaces/default/workflows/notification-${created.id}`);
 
-    const view = await waitForNotification(stack, created.body.id, 15000);
+    const view = await waitForNotification(stack, created.id, 15000);
     expect(view.status).toBe('completed');
     expect(view.counts).toEqual({ sent: 4 });
     expect(view.recipients).toHaveLength(4);
@@ -72,24 +85,22 @@ describe('a notification from an HTTP call to real inboxes', () => {
       expect(mail.html).not.toContain('<b>not</b>');
       // Text part: the same value verbatim (text is not HTML).
       expect(mail.text).toContain(title);
-      expect(mail.messageId).toMatch(
-        new RegExp(`^<${created.body.id}\\.[0-9a-f]{16}\\.email@herald\\.local>$`),
-      );
+      expect(mail.messageId).toMatch(new RegExp(`^<${created.id}\\.[0-9a-f]{16}\\.email@herald\\.local>$`));
     }
     const alice = people[0]!;
     const aliceMail = mails.find((m) => m.envelopeTo.includes(alice.email.toLowerCase()))!;
     expect(aliceMail.text).toContain('Alice');
 
     // Findable in Temporal by its search attributes.
-    const query = `${SEARCH_ATTRIBUTES.event.name} = 'ticket.assigned' AND ${SEARCH_ATTRIBUTES.tenant.name} = '${stack.tenantId}' AND ${SEARCH_ATTRIBUTES.priority.name} = 'normal' AND WorkflowId = '${created.body.workflowId}'`;
+    const query = `${SEARCH_ATTRIBUTES.event.name} = 'ticket.assigned' AND ${SEARCH_ATTRIBUTES.tenant.name} = '${stack.tenantId}' AND ${SEARCH_ATTRIBUTES.priority.name} = 'normal' AND WorkflowId = '${created.workflowId}'`;
     const found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
       for await (const wf of stack.client.workflow.list({ query })) found.push(wf.workflowId);
       if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(found).toEqual([created.body.workflowId]);
+    expect(found).toEqual([created.workflowId]);
     // The database says completed a moment before the workflow sets its last search attribute and closes.
-    const handle = stack.client.workflow.getHandle(created.body.workflowId);
+    const handle = stack.client.workflow.getHandle(created.workflowId);
     await handle.result();
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
@@ -99,59 +110,66 @@ describe('a notification from an HTTP call to real inboxes', () => {
   it('merges duplicates across recipients, groups and raw emails: one message per person', async () => {
     const { group, people } = await createGroupOfThree(stack);
     const alice = people[0]!;
-    const created = await stack.api('POST', '/v1/notifications', {
-      event: 'test_email',
-      to: { groups: [group], recipients: [alice.id], emails: [alice.email.toUpperCase()] },
-    });
-    expect(created.status).toBe(202);
-    const view = await waitForNotification(stack, created.body.id, 15000);
+    const created = ok(
+      await stack.herald.POST('/v1/notifications', {
+        body: {
+          event: 'test_email',
+          to: { groups: [group], recipients: [alice.id], emails: [alice.email.toUpperCase()] },
+        },
+      }),
+      202,
+    );
+    const view = await waitForNotification(stack, created.id, 15000);
     expect(view.counts).toEqual({ sent: 3 });
-    const delivered = stack.sink.messages().filter((m) => m.messageId.startsWith(`<${created.body.id}.`));
+    const delivered = stack.sink.messages().filter((m) => m.messageId.startsWith(`<${created.id}.`));
     expect(delivered).toHaveLength(3);
   });
 
   it('lists the delivery log with filters and pagination', async () => {
     const { group, people } = await createGroupOfThree(stack);
-    const created = await stack.api('POST', '/v1/notifications', {
-      event: 'job.failed',
-      channels: ['email'],
-      to: { groups: [group] },
-      data: { jobName: 'backup-core', error: 'timeout' },
-    });
-    await waitForNotification(stack, created.body.id, 15000);
-    const page1 = await stack.api('GET', `/v1/deliveries?notification=${created.body.id}&limit=2`);
-    expect(page1.status).toBe(200);
-    expect(page1.body.items).toHaveLength(2);
-    expect(page1.body.nextCursor).toEqual(expect.any(String));
-    const page2 = await stack.api(
-      'GET',
-      `/v1/deliveries?notification=${created.body.id}&limit=2&cursor=${page1.body.nextCursor}`,
+    const created = ok(
+      await stack.herald.POST('/v1/notifications', {
+        body: {
+          event: 'job.failed',
+          channels: ['email'],
+          to: { groups: [group] },
+          data: { jobName: 'backup-core', error: 'timeout' },
+        },
+      }),
+      202,
     );
-    expect(page2.body.items).toHaveLength(1);
-    expect(page2.body.nextCursor).toBeNull();
-    const ids = [...page1.body.items, ...page2.body.items]
-      .map((d: { recipientKey: string }) => d.recipientKey)
-      .sort();
+    await waitForNotification(stack, created.id, 15000);
+    const deliveries = (query: NonNullable<paths['/v1/deliveries']['get']['parameters']['query']>) =>
+      stack.herald.GET('/v1/deliveries', { params: { query } });
+    const page1 = ok(await deliveries({ notification: created.id, limit: 2 }), 200);
+    expect(page1.items).toHaveLength(2);
+    expect(page1.nextCursor).toEqual(expect.any(String));
+    const page2 = ok(
+      await deliveries({ notification: created.id, limit: 2, cursor: page1.nextCursor ?? undefined }),
+    );
+    expect(page2.items).toHaveLength(1);
+    expect(page2.nextCursor).toBeNull();
+    const ids = [...page1.items, ...page2.items].map((d) => d.recipientKey).sort();
     expect(ids).toEqual(people.map((p) => p.id).sort());
 
-    const byRecipient = await stack.api(
-      'GET',
-      `/v1/deliveries?recipient=${people[1]!.id}&event=job.failed&status=sent`,
+    const byRecipient = ok(
+      await deliveries({ recipient: people[1]!.id, event: 'job.failed', status: 'sent' }),
     );
-    expect(byRecipient.body.items).toEqual([
+    expect(byRecipient.items).toEqual([
       expect.objectContaining({ recipientKey: people[1]!.id, status: 'sent' }),
     ]);
-    const future = await stack.api(
-      'GET',
-      `/v1/deliveries?notification=${created.body.id}&since=2999-01-01T00:00:00Z`,
-    );
-    expect(future.body.items).toEqual([]);
-    const badDate = await stack.api('GET', '/v1/deliveries?since=yesterday');
-    expect(badDate.status).toBe(400);
-    expect(badDate.body.error.details[0].path).toBe('since');
+    const future = ok(await deliveries({ notification: created.id, since: '2999-01-01T00:00:00Z' }));
+    expect(future.items).toEqual([]);
+    const badDate = await deliveries({ since: 'yesterday' });
+    expect(badDate.response.status).toBe(400);
+    expect(badDate.error?.error.details[0]?.path).toBe('since');
 
-    const list = await stack.api('GET', `/v1/notifications?event=job.failed&recipient=${people[0]!.id}`);
-    expect(list.body.items.map((n: { id: string }) => n.id)).toEqual([created.body.id]);
+    const list = ok(
+      await stack.herald.GET('/v1/notifications', {
+        params: { query: { event: 'job.failed', recipient: people[0]!.id } },
+      }),
+    );
+    expect(list.items.map((n) => n.id)).toEqual([created.id]);
   });
 });
 
@@ -168,11 +186,16 @@ describe('GET /v1/notifications/{id} while the workflow runs', () => {
 
   it('answers from the workflow query while running, and from the database once finished', async () => {
     const emails = [`${uniq('slow')}@example.com`, `${uniq('slow')}@example.com`];
-    const created = await stack.api('POST', '/v1/notifications', { event: 'test_email', to: { emails } });
-    let live: { source: string; status: string; progress: { phase: string; recipients: number } } | undefined;
+    const created = ok(
+      await stack.herald.POST('/v1/notifications', { body: { event: 'test_email', to: { emails } } }),
+      202,
+    );
+    let live: HeraldSchema<'Notification'> | undefined;
     for (let i = 0; i < 100 && !live; i++) {
-      const { body } = await stack.api('GET', `/v1/notifications/${created.body.id}`);
-      if (body.source === 'workflow' && body.progress.phase === 'sending') live = body;
+      const view = ok(
+        await stack.herald.GET('/v1/notifications/{id}', { params: { path: { id: created.id } } }),
+      );
+      if (view.source === 'workflow' && view.progress?.phase === 'sending') live = view;
       else await new Promise((r) => setTimeout(r, 20));
     }
     expect(live).toMatchObject({
@@ -180,7 +203,7 @@ describe('GET /v1/notifications/{id} while the workflow runs', () => {
       status: 'running',
       progress: { phase: 'sending', recipients: 2 },
     });
-    const done = await waitForNotification(stack, created.body.id);
+    const done = await waitForNotification(stack, created.id);
     expect(done).toMatchObject({ source: 'database', status: 'completed', counts: { sent: 2 } });
   });
 });

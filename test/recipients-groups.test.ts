@@ -1,17 +1,11 @@
+import type { HeraldSchema, paths } from '../clients/typescript/src';
 import { startStack, uniq, type ApiResponse, type Stack } from './support/stack';
 import { expectError } from './support/expect-error';
+import { asResponse, ok } from './support/typed';
 
-interface Member {
-  externalId: string;
-}
-interface Group {
-  key: string;
-  name: string;
-  memberCount: number;
-}
-interface Recipient {
-  externalId: string;
-}
+type RecipientInput = HeraldSchema<'RecipientInput'>;
+type GroupInput = HeraldSchema<'GroupInput'>;
+type RecipientPage = paths['/v1/recipients']['get']['responses'][200]['content']['application/json'];
 
 /** The detail paths of an error response, sorted. */
 const detailPaths = (response: ApiResponse) =>
@@ -26,30 +20,36 @@ describe('recipients and groups over the API', () => {
     await stack.close();
   });
 
-  const putRecipient = (id: string, body: unknown) => stack.api('PUT', `/v1/recipients/${id}`, body);
-  const getRecipient = (id: string) => stack.api('GET', `/v1/recipients/${id}`);
-  const putGroup = (key: string, body: unknown) => stack.api('PUT', `/v1/groups/${key}`, body);
-  const getGroup = (key: string) => stack.api('GET', `/v1/groups/${key}`);
-  const addMember = (key: string, id: string) => stack.api('PUT', `/v1/groups/${key}/members/${id}`);
-  const removeMember = (key: string, id: string) => stack.api('DELETE', `/v1/groups/${key}/members/${id}`);
-  const listedGroup = async (key: string): Promise<Group | undefined> => {
-    const list = await stack.api('GET', '/v1/groups');
-    expect(list.status).toBe(200);
-    return list.body.items.find((g: Group) => g.key === key);
-  };
+  // Through the typed client; the invalid-input cases cast their bodies on purpose, to see the API refuse them.
+  const putRecipient = (externalId: string, body: RecipientInput) =>
+    stack.herald.PUT('/v1/recipients/{externalId}', { params: { path: { externalId } }, body });
+  const getRecipient = (externalId: string) =>
+    stack.herald.GET('/v1/recipients/{externalId}', { params: { path: { externalId } } });
+  const deleteRecipient = (externalId: string) =>
+    stack.herald.DELETE('/v1/recipients/{externalId}', { params: { path: { externalId } } });
+  const putGroup = (key: string, body: GroupInput) =>
+    stack.herald.PUT('/v1/groups/{key}', { params: { path: { key } }, body });
+  const getGroup = (key: string) => stack.herald.GET('/v1/groups/{key}', { params: { path: { key } } });
+  const deleteGroup = (key: string) => stack.herald.DELETE('/v1/groups/{key}', { params: { path: { key } } });
+  const addMember = (key: string, externalId: string) =>
+    stack.herald.PUT('/v1/groups/{key}/members/{externalId}', { params: { path: { key, externalId } } });
+  const removeMember = (key: string, externalId: string) =>
+    stack.herald.DELETE('/v1/groups/{key}/members/{externalId}', { params: { path: { key, externalId } } });
+  const listRecipients = (query: { limit?: number; after?: string }) =>
+    stack.herald.GET('/v1/recipients', { params: { query } });
+  const listedGroup = async (key: string) =>
+    ok(await stack.herald.GET('/v1/groups'), 200).items.find((g) => g.key === key);
   /** A fresh recipient (201); returns its externalId. */
   const newRecipient = async (prefix: string) => {
     const id = uniq(prefix);
-    const created = await putRecipient(id, { name: `Name of ${id}`, email: `${id}@example.com` });
-    expect(created.status).toBe(201);
+    ok(await putRecipient(id, { name: `Name of ${id}`, email: `${id}@example.com` }), 201);
     return id;
   };
   /** A fresh group (201); returns its key and name. */
   const newGroup = async (prefix: string) => {
     const key = uniq(prefix);
     const name = `Group ${key}`;
-    const created = await putGroup(key, { name });
-    expect(created.status).toBe(201);
+    ok(await putGroup(key, { name }), 201);
     return { key, name };
   };
 
@@ -66,24 +66,21 @@ describe('recipients and groups over the API', () => {
         quietHours: { start: '22:00', end: '07:00' },
         digest: { events: ['job.succeeded', 'category:orders'], frequency: 'daily', hour: 8 },
         failover: ['push', 'sms', 'email'],
-      };
-      const created = await putRecipient(id, full);
-      expect(created.status).toBe(201);
-      expect(created.body).toEqual({
+      } satisfies RecipientInput;
+      const created = ok(await putRecipient(id, full), 201);
+      expect(created).toEqual({
         externalId: id,
         ...full,
         groups: [],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
-      expect((await getRecipient(id)).body).toEqual(created.body);
+      expect(ok(await getRecipient(id))).toEqual(created);
 
       // A PUT replaces the whole recipient: omitted fields are cleared.
-      const replaced = await putRecipient(id, { name: 'Tendai M.', email: 'tm@example.com' });
-      expect(replaced.status).toBe(200);
-      const fetched = await getRecipient(id);
-      expect(fetched.status).toBe(200);
-      expect(fetched.body).toEqual({
+      ok(await putRecipient(id, { name: 'Tendai M.', email: 'tm@example.com' }), 200);
+      const fetched = ok(await getRecipient(id), 200);
+      expect(fetched).toEqual({
         externalId: id,
         name: 'Tendai M.',
         email: 'tm@example.com',
@@ -95,18 +92,18 @@ describe('recipients and groups over the API', () => {
         digest: null,
         failover: null,
         groups: [],
-        createdAt: created.body.createdAt,
+        createdAt: created.createdAt,
         updatedAt: expect.any(String),
       });
-      expect(Date.parse(fetched.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.body.updatedAt));
+      expect(Date.parse(fetched.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
 
       const { key } = await newGroup('rcpt-groups');
-      expect((await addMember(key, id)).status).toBe(201);
-      expect((await getRecipient(id)).body.groups).toEqual([key]);
+      ok(await addMember(key, id), 201);
+      expect(ok(await getRecipient(id)).groups).toEqual([key]);
 
-      expect((await stack.api('DELETE', `/v1/recipients/${id}`)).status).toBe(204);
-      expectError(await getRecipient(id), 404, 'not_found');
-      expectError(await stack.api('DELETE', `/v1/recipients/${id}`), 404, 'not_found');
+      expect((await deleteRecipient(id)).response.status).toBe(204);
+      expectError(asResponse(await getRecipient(id)), 404, 'not_found');
+      expectError(asResponse(await deleteRecipient(id)), 404, 'not_found');
     });
 
     const invalid: { name: string; body: Record<string, unknown>; path: string }[] = [
@@ -126,16 +123,17 @@ describe('recipients and groups over the API', () => {
 
     it.each(invalid)('$name → 400 naming $path, nothing stored', async ({ body, path }) => {
       const id = uniq('bad');
-      const response = await putRecipient(id, { name: 'Valid Name', ...body });
+      const response = asResponse(await putRecipient(id, { name: 'Valid Name', ...body } as RecipientInput));
       expectError(response, 400, 'validation_failed');
       expect(detailPaths(response)).toEqual([path]);
-      expectError(await getRecipient(id), 404, 'not_found');
+      expectError(asResponse(await getRecipient(id)), 404, 'not_found');
     });
 
     it('names every bad field at once, the unknown one included', async () => {
       // One case per field (the two quietHours cases share a key).
       const cases = invalid.filter((c) => c.path !== 'quietHours.end');
-      const response = await putRecipient(uniq('bad'), Object.assign({}, ...cases.map((c) => c.body)));
+      const bad = Object.assign({}, ...cases.map((c) => c.body)) as RecipientInput;
+      const response = asResponse(await putRecipient(uniq('bad'), bad));
       expectError(response, 400, 'validation_failed');
       expect(detailPaths(response)).toEqual(cases.map((c) => c.path).sort());
       const unknown = response.body.error.details.find((d: { path: string }) => d.path === 'body');
@@ -148,21 +146,18 @@ describe('recipients and groups over the API', () => {
       const prefix = uniq('page');
       const ids = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
       // Created out of order: the listing orders by externalId, not by creation.
-      for (const id of [ids[2]!, ids[0]!, ids[1]!]) {
-        expect((await putRecipient(id, { name: id })).status).toBe(201);
-      }
+      for (const id of [ids[2]!, ids[0]!, ids[1]!]) ok(await putRecipient(id, { name: id }), 201);
 
       // Walk from just before our prefix until past it; everyone else's ids sort outside it.
       const seen: string[] = [];
       let after: string | null = prefix;
       while (after !== null && (seen.length === 0 || seen[seen.length - 1]!.startsWith(prefix))) {
-        const page: ApiResponse = await stack.api('GET', `/v1/recipients?limit=2&after=${after}`);
-        expect(page.status).toBe(200);
-        const pageIds = page.body.items.map((r: Recipient) => r.externalId);
+        const page: RecipientPage = ok(await listRecipients({ limit: 2, after }), 200);
+        const pageIds = page.items.map((r) => r.externalId);
         expect(pageIds.length).toBeLessThanOrEqual(2);
-        expect(page.body.nextAfter).toBe(pageIds.length === 2 ? pageIds[1] : null);
+        expect(page.nextAfter).toBe(pageIds.length === 2 ? pageIds[1] : null);
         seen.push(...pageIds);
-        after = page.body.nextAfter;
+        after = page.nextAfter;
       }
       // Ordering is the database's collation: only our own ids' order is asserted, and no page repeats.
       expect(new Set(seen).size).toBe(seen.length);
@@ -170,11 +165,12 @@ describe('recipients and groups over the API', () => {
       expect(seen.slice(0, 2)).toEqual(ids.slice(0, 2));
       expect(seen[2]).toBe(ids[2]);
 
-      const first = await stack.api('GET', '/v1/recipients?limit=1');
-      expect(first.body.items).toHaveLength(1);
-      expect(first.body.nextAfter).toBe(first.body.items[0].externalId);
+      const first = ok(await listRecipients({ limit: 1 }));
+      expect(first.items).toHaveLength(1);
+      expect(first.nextAfter).toBe(first.items[0]!.externalId);
     });
 
+    // Raw requests: `many` is not a number the typed client would send.
     it.each(['limit=0', 'limit=501', 'limit=many'])('rejects %s with 400 naming limit', async (query) => {
       const response = await stack.api('GET', `/v1/recipients?${query}`);
       expectError(response, 400, 'validation_failed');
@@ -185,9 +181,8 @@ describe('recipients and groups over the API', () => {
   describe('groups', () => {
     it('creates (201) and updates (200) a group; a taken name is a 409; a bad key a 400', async () => {
       const key = uniq('ops');
-      const created = await putGroup(key, { name: `Ops ${key}`, description: 'first' });
-      expect(created.status).toBe(201);
-      expect(created.body).toEqual({
+      const created = ok(await putGroup(key, { name: `Ops ${key}`, description: 'first' }), 201);
+      expect(created).toEqual({
         key,
         name: `Ops ${key}`,
         description: 'first',
@@ -195,27 +190,26 @@ describe('recipients and groups over the API', () => {
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
-      const updated = await putGroup(key, { name: `Operations ${key}`, description: 'second' });
-      expect(updated.status).toBe(200);
-      expect(updated.body).toEqual({
-        ...created.body,
+      const updated = ok(await putGroup(key, { name: `Operations ${key}`, description: 'second' }), 200);
+      expect(updated).toEqual({
+        ...created,
         name: `Operations ${key}`,
         description: 'second',
         updatedAt: expect.any(String),
       });
-      expect(await listedGroup(key)).toEqual(updated.body);
+      expect(await listedGroup(key)).toEqual(updated);
 
       const other = uniq('ops');
-      const clash = await putGroup(other, { name: `Operations ${key}` });
-      expectError(clash, 409, 'conflict');
-      expectError(await getGroup(other), 404, 'not_found');
-      expect((await getGroup(key)).body.name).toBe(`Operations ${key}`);
+      expectError(asResponse(await putGroup(other, { name: `Operations ${key}` })), 409, 'conflict');
+      expectError(asResponse(await getGroup(other)), 404, 'not_found');
+      expect(ok(await getGroup(key)).name).toBe(`Operations ${key}`);
 
-      const spaced = await putGroup('has%20space', { name: `Spaced ${key}` });
+      // openapi-fetch encodes path parameters: the API sees the key `has space`.
+      const spaced = asResponse(await putGroup('has space', { name: `Spaced ${key}` }));
       expectError(spaced, 400, 'validation_failed');
       expect(detailPaths(spaced)).toEqual(['key']);
 
-      const noName = await putGroup(uniq('ops'), { description: 'no name' });
+      const noName = asResponse(await putGroup(uniq('ops'), { description: 'no name' } as GroupInput));
       expectError(noName, 400, 'validation_failed');
       expect(detailPaths(noName)).toEqual(['name']);
     });
@@ -224,69 +218,65 @@ describe('recipients and groups over the API', () => {
       const { key } = await newGroup('admins');
       const [alice, bob] = [await newRecipient('alice'), await newRecipient('bob')];
 
-      const added = await addMember(key, alice);
-      expect(added.status).toBe(201);
-      expect(added.body).toEqual(expect.objectContaining({ key, memberCount: 1 }));
-      const again = await addMember(key, alice);
-      expect(again.status).toBe(200);
-      expect(again.body.memberCount).toBe(1);
-      expect((await addMember(key, bob)).status).toBe(201);
+      const added = ok(await addMember(key, alice), 201);
+      expect(added).toEqual(expect.objectContaining({ key, memberCount: 1 }));
+      const again = ok(await addMember(key, alice), 200);
+      expect(again.memberCount).toBe(1);
+      ok(await addMember(key, bob), 201);
       expect((await listedGroup(key))?.memberCount).toBe(2);
 
-      const group = await getGroup(key);
-      expect(group.status).toBe(200);
-      expect(group.body.memberCount).toBe(2);
-      expect(group.body.members).toEqual(
+      const group = ok(await getGroup(key), 200);
+      expect(group.memberCount).toBe(2);
+      expect(group.members).toEqual(
         [alice, bob]
           .sort()
           .map((id) => ({ externalId: id, name: `Name of ${id}`, email: `${id}@example.com` })),
       );
 
-      const unknownRecipient = await addMember(key, uniq('nobody'));
+      const unknownRecipient = asResponse(await addMember(key, uniq('nobody')));
       expectError(unknownRecipient, 422, 'validation_failed');
       expect(detailPaths(unknownRecipient)).toEqual(['externalId']);
-      expectError(await addMember(uniq('no-group'), alice), 404, 'not_found');
-      expectError(await getGroup(uniq('no-group')), 404, 'not_found');
+      expectError(asResponse(await addMember(uniq('no-group'), alice)), 404, 'not_found');
+      expectError(asResponse(await getGroup(uniq('no-group'))), 404, 'not_found');
 
-      expect((await removeMember(key, bob)).status).toBe(204);
-      expectError(await removeMember(key, bob), 404, 'not_found');
-      expect((await getGroup(key)).body.members.map((m: Member) => m.externalId)).toEqual([alice]);
+      expect((await removeMember(key, bob)).response.status).toBe(204);
+      expectError(asResponse(await removeMember(key, bob)), 404, 'not_found');
+      expect(ok(await getGroup(key)).members.map((m) => m.externalId)).toEqual([alice]);
       expect((await listedGroup(key))?.memberCount).toBe(1);
-      expect((await getRecipient(bob)).body.groups).toEqual([]);
+      expect(ok(await getRecipient(bob)).groups).toEqual([]);
     });
 
     it('deleting a recipient removes it from its groups', async () => {
       const [first, second] = [await newGroup('g1'), await newGroup('g2')];
       const [stays, leaves] = [await newRecipient('stays'), await newRecipient('leaves')];
       for (const { key } of [first, second]) {
-        for (const id of [stays, leaves]) expect((await addMember(key, id)).status).toBe(201);
+        for (const id of [stays, leaves]) ok(await addMember(key, id), 201);
         expect((await listedGroup(key))?.memberCount).toBe(2);
       }
 
-      expect((await stack.api('DELETE', `/v1/recipients/${leaves}`)).status).toBe(204);
+      expect((await deleteRecipient(leaves)).response.status).toBe(204);
       for (const { key } of [first, second]) {
         expect((await listedGroup(key))?.memberCount).toBe(1);
-        expect((await getGroup(key)).body.members.map((m: Member) => m.externalId)).toEqual([stays]);
+        expect(ok(await getGroup(key)).members.map((m) => m.externalId)).toEqual([stays]);
       }
     });
 
     it('deleting a group keeps its recipients', async () => {
       const { key, name } = await newGroup('doomed');
       const member = await newRecipient('member');
-      expect((await addMember(key, member)).status).toBe(201);
-      expect((await getRecipient(member)).body.groups).toEqual([key]);
+      ok(await addMember(key, member), 201);
+      expect(ok(await getRecipient(member)).groups).toEqual([key]);
 
-      expect((await stack.api('DELETE', `/v1/groups/${key}`)).status).toBe(204);
-      expectError(await getGroup(key), 404, 'not_found');
+      expect((await deleteGroup(key)).response.status).toBe(204);
+      expectError(asResponse(await getGroup(key)), 404, 'not_found');
       expect(await listedGroup(key)).toBeUndefined();
-      expectError(await stack.api('DELETE', `/v1/groups/${key}`), 404, 'not_found');
-      expectError(await addMember(key, member), 404, 'not_found');
+      expectError(asResponse(await deleteGroup(key)), 404, 'not_found');
+      expectError(asResponse(await addMember(key, member)), 404, 'not_found');
 
-      const survivor = await getRecipient(member);
-      expect(survivor.status).toBe(200);
-      expect(survivor.body.groups).toEqual([]);
+      const survivor = ok(await getRecipient(member), 200);
+      expect(survivor.groups).toEqual([]);
       // The name is free again.
-      expect((await putGroup(uniq('reborn'), { name })).status).toBe(201);
+      ok(await putGroup(uniq('reborn'), { name }), 201);
     });
   });
 });

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createApp } from '../../api/app';
+import { createHeraldClient, type HeraldClient } from '../../clients/typescript/src';
 import { closeInboxStream } from '../../api/inbox-stream';
 import { loadApiConfig, type ApiConfig } from '../../api/config';
 import { decodeSecretKey } from '../../common/secret-box';
@@ -60,6 +61,8 @@ export interface Stack {
   /** The stack's own tenant, made fresh for it, and a key of it with every tenant scope plus `critical`. */
   tenantId: string;
   apiKey: string;
+  /** The typed client (clients/typescript) as the stack's key; `client` is the Temporal client. */
+  herald: HeraldClient;
   /**
    * fetch against the API with a JSON body, as the stack's key unless `headers` names its own
    * `authorization` (an empty one: no Authorization header at all).
@@ -169,6 +172,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     worker,
     tenantId,
     apiKey,
+    herald: createHeraldClient({ baseUrl, token: apiKey }),
     async api(method, path, body, headers = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
         method,
