@@ -7,7 +7,8 @@ import { authenticate } from './auth/authenticate';
 import { inputGuard } from './input-guard';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv, ApiDeps } from './deps';
-import { renderDocsPage } from './docs-page';
+import { apiReferenceRoutes } from './docs-page';
+import { openApiDocument } from './openapi';
 import { formatPath, HttpError, validationFailed } from './errors';
 import { metricsHandler, metricsMiddleware } from './metrics';
 import { apiMetrics } from '../common/metrics';
@@ -17,6 +18,8 @@ import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { BULK_NOTIFICATIONS_PATH, notificationRoutes } from './routes/notifications';
 import { preferenceRoutes } from './routes/preferences';
+import { preferenceMatrixRoutes } from './routes/preference-matrix';
+import { deliverySettingsRoutes } from './routes/delivery-settings';
 import { recipientRoutes } from './routes/recipients';
 import { scheduleRoutes } from './routes/schedules';
 import { inboxRoutes } from './routes/inbox';
@@ -30,8 +33,13 @@ import { brandSettingsRoutes } from './routes/settings-brand';
 import { templateRoutes } from './routes/templates';
 import { twilioRoutes } from './routes/twilio';
 import { webhookRoutes } from './routes/webhooks';
+import { eventEndpointRoutes } from './routes/event-endpoints';
 import { apiKeyRoutes } from './routes/api-keys';
 import { tenantRoutes } from './routes/tenants';
+import { meRoutes } from './routes/me';
+import { webAssetRoutes } from './routes/web-assets';
+import { corsFor } from './cors';
+import { explainRoutes } from './routes/explain';
 
 const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
   400: 'bad_request',
@@ -44,12 +52,6 @@ const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
 
 const invalidJson = (reason: string) =>
   new HttpError(400, 'invalid_json', 'request body is not valid JSON', [{ path: 'body', message: reason }]);
-
-const OPENAPI_INFO = {
-  title: 'Herald',
-  version: '0.1.0',
-  description: 'Durable notification delivery: every notification is a Temporal workflow.',
-};
 
 /** Builds the HTTP app over its dependencies; thin routes over the service layer. */
 export function createApp(deps: ApiDeps) {
@@ -83,6 +85,8 @@ export function createApp(deps: ApiDeps) {
   });
 
   // Before anything reads the body: an anonymous caller learns nothing but 401.
+  // Before authenticate: a browser's preflight carries no token (api/cors.ts).
+  app.use('/v1/*', corsFor(deps.config.HERALD_CORS_ORIGINS));
   app.use('/v1/*', authenticate);
 
   const limitTo = (maxSize: number) =>
@@ -156,12 +160,17 @@ export function createApp(deps: ApiDeps) {
     .route('/', recipientRoutes)
     .route('/', groupRoutes)
     .route('/', preferenceRoutes)
+    .route('/', preferenceMatrixRoutes)
+    .route('/', deliverySettingsRoutes)
     .route('/', templateRoutes)
     .route('/', eventRoutes)
     .route('/', pushRoutes)
     .route('/', inboxRoutes)
+    .route('/', meRoutes)
+    .route('/', webAssetRoutes)
     .route('/', twilioRoutes)
     .route('/', webhookRoutes)
+    .route('/', eventEndpointRoutes)
     .route('/', settingsRoutes)
     .route('/', smtpSettingsRoutes)
     .route('/', twilioSettingsRoutes)
@@ -171,7 +180,8 @@ export function createApp(deps: ApiDeps) {
     .route('/', deadlineRoutes)
     .route('/', scheduleRoutes)
     .route('/', apiKeyRoutes)
-    .route('/', tenantRoutes);
+    .route('/', tenantRoutes)
+    .route('/', explainRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, {
     type: 'http',
@@ -181,9 +191,10 @@ export function createApp(deps: ApiDeps) {
       "or on a person's own routes an end-user token (`heu_…`, from `POST /v1/recipients/{externalId}/tokens`). " +
       'Each operation names the scope it needs in `x-herald-scope`.',
   });
-  app.doc('/openapi.json', { openapi: '3.0.3', info: OPENAPI_INFO });
-  app.get('/docs', (c) =>
-    c.html(renderDocsPage(app.getOpenAPIDocument({ openapi: '3.0.3', info: OPENAPI_INFO }) as never)),
+  // /openapi.json and the Scalar reference at /docs (api/docs-page.ts).
+  app.route(
+    '/',
+    apiReferenceRoutes(() => openApiDocument(app)),
   );
   app.get('/', (c) => c.redirect('/docs'));
   // Operators only: the same bearer check as /v1, then the `operator` scope.

@@ -60,8 +60,32 @@ const schema = z.object({
   ...dailyQuotaSettings(),
   MAX_PUSH_SUBSCRIPTIONS_PER_RECIPIENT: z.coerce.number().int().min(1).default(10),
   MAX_WEBHOOK_ENDPOINTS_PER_TENANT: z.coerce.number().int().min(1).default(50),
+  /** Status-event endpoints (POST /v1/event-endpoints) a tenant may register. */
+  MAX_EVENT_ENDPOINTS_PER_TENANT: z.coerce.number().int().min(1).default(10),
   /** Open live inbox streams per recipient, per API process. */
   MAX_SSE_STREAMS_PER_RECIPIENT: z.coerce.number().int().min(1).default(5),
+  /**
+   * Web apps (exact origins, comma-separated: `https://app.example.com,https://admin.example.com`)
+   * whose pages may call /v1 from the browser, e.g. an embedded <herald-inbox>. Empty: none.
+   */
+  HERALD_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const origins = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        if (!isOrigin(origin)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path, no trailing slash)`,
+          });
+        }
+      }
+      return origins;
+    }),
   /** Lifetime of an end-user token from `POST /v1/recipients/{id}/tokens`. */
   END_USER_TOKEN_TTL_SECONDS: z.coerce
     .number()
@@ -87,6 +111,16 @@ function dailyQuotaSettings() {
       ];
     }),
   ) as Record<string, z.ZodOptional<z.ZodCoercedNumber>>;
+}
+
+/** `https://app.example.com` or `http://127.0.0.1:5173`: exactly what a browser sends as Origin. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 export type ApiConfig = z.infer<typeof schema>;
