@@ -6,10 +6,20 @@ import { expectError } from './support/expect-error';
 import { ROOT } from './support/env';
 import { startStack, uniq, waitForNotification, type Stack } from './support/stack';
 
-/** `nouser-…` addresses get a permanent 550 from the test's SMTP server (as test/smtp-failures.test.ts). */
+/**
+ * `nouser-…` addresses get a permanent 550 from the test's SMTP server (as test/smtp-failures.test.ts);
+ * `flaky-…` ones a temporary 451 the first time, then the server takes them.
+ */
+const refusedOnce = new Set<string>();
 const sinkBehaviour = {
-  onRcpt: (address: string) =>
-    address.startsWith('nouser-') ? { code: 550, message: '5.1.1 No such user here' } : undefined,
+  onRcpt: (address: string) => {
+    if (address.startsWith('nouser-')) return { code: 550, message: '5.1.1 No such user here' };
+    if (address.startsWith('flaky-') && !refusedOnce.has(address)) {
+      refusedOnce.add(address);
+      return { code: 451, message: '4.3.0 Try again later' };
+    }
+    return undefined;
+  },
 };
 
 let stack: Stack;
@@ -241,6 +251,14 @@ describe('GET /v1/notifications/{id}/explain', () => {
     expect(story.outcome).toBe('failed');
     expect(channel(story, 'email')).toMatchObject({ decision: 'failed', status: 'failed', address: email });
     expect(channel(story, 'email').attempts.count).toBe(1);
+    expect(channel(story, 'email').attempts.history).toEqual([
+      {
+        attempt: 1,
+        outcome: 'failed',
+        at: expect.any(String),
+        answer: expect.stringMatching(/^SMTP 550: .*No such user/),
+      },
+    ]);
     expect(channel(story, 'email').reason).toMatch(/^SMTP 550: .*No such user here/);
     expect(story.story.find((l: string) => l.startsWith('email →'))).toMatch(
       /^email → nouser-\S+: failed after 1 attempt: SMTP 550: .*No such user here/,
@@ -248,6 +266,27 @@ describe('GET /v1/notifications/{id}/explain', () => {
     const byAddress = await explain(id, email.toUpperCase());
     expect(byAddress.recipient).toMatchObject({ kind: 'person', externalId: p.id, matchedBy: 'address' });
     expect(channel(byAddress, 'email').decision).toBe('failed');
+  });
+
+  it('an address refused once with 451 then taken: each attempt with its answer', async () => {
+    const email = `${uniq('flaky')}@example.com`;
+    const p = await person('flaky', { email });
+    const id = await send({ to: { recipients: [p.id] }, channels: ['email'] });
+    const story = await explain(id, p.id);
+    const email0 = channel(story, 'email');
+    expect(email0).toMatchObject({ decision: 'sent', status: 'sent', attempts: { count: 2 } });
+    expect(email0.attempts.history).toEqual([
+      {
+        attempt: 1,
+        outcome: 'retrying',
+        at: expect.any(String),
+        answer: expect.stringMatching(/451.*Try again later/),
+      },
+      { attempt: 2, outcome: 'sent', at: email0.attempts.sentAt, answer: expect.stringMatching(/^accepted/) },
+    ]);
+    expect(story.story.find((l: string) => l.startsWith('email →'))).toMatch(
+      /after 2 attempts \(attempt 1: .*451.*Try again later\)/,
+    );
   });
 
   it('an email address two people share is merged: the second is told through the first’s message', async () => {

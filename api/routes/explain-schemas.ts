@@ -69,7 +69,17 @@ const ChannelStorySchema = z
     digest: z.object({ sentAt: nullableTime }).nullable(),
     attempts: z.object({
       count: z.number().int(),
-      lastError: z.string().nullable().openapi({ description: 'The last answer the log keeps' }),
+      lastError: z.string().nullable().openapi({ description: 'The latest answer' }),
+      history: z
+        .array(
+          z.object({
+            attempt: z.number().int(),
+            outcome: z.enum(['retrying', 'failed', 'sent']),
+            at: nullableTime,
+            answer: z.string().nullable().openapi({ description: 'The provider’s answer' }),
+          }),
+        )
+        .openapi({ description: 'Each attempt, oldest first, with the provider’s answer' }),
       providerMessageId: z.string().nullable(),
       providerStatus: z.string().nullable().openapi({ description: 'From provider callbacks (e.g. Twilio)' }),
       sentAt: nullableTime,

@@ -47,18 +47,44 @@ export interface ChannelStory {
   mergedWith: string | null;
   /** digest: whether the digest went out and when. */
   digest: { sentAt: string | null } | null;
-  /**
-   * The send attempts: how many, and the last provider answer the log keeps (the log counts
-   * attempts and keeps the latest error; earlier answers are not stored).
-   */
+  /** The send attempts: how many, the latest answer, and each attempt with its answer. */
   attempts: {
     count: number;
     lastError: string | null;
+    history: AttemptStory[];
     providerMessageId: string | null;
     providerStatus: string | null;
     sentAt: string | null;
     updatedAt: string | null;
   };
+}
+
+/** One send attempt: a failed one from the attempt log, or the one that went out (the row itself). */
+export interface AttemptStory {
+  attempt: number;
+  outcome: 'retrying' | 'failed' | 'sent';
+  at: string | null;
+  /** The provider's answer: its error, or for the sent attempt its message id. */
+  answer: string | null;
+}
+
+/** The failed attempts the log kept, then the one that went out, if one did. */
+function attemptHistory(row: ExplainedDelivery): AttemptStory[] {
+  const history: AttemptStory[] = row.failedAttempts.map((a) => ({
+    attempt: a.attempt,
+    outcome: a.outcome,
+    at: a.at,
+    answer: a.error,
+  }));
+  if (row.sentAt) {
+    history.push({
+      attempt: row.attempts,
+      outcome: 'sent',
+      at: row.sentAt,
+      answer: row.providerMessageId ? `accepted as ${row.providerMessageId}` : 'accepted',
+    });
+  }
+  return history;
 }
 
 const DUPLICATE = /^duplicate of ([0-9a-f-]{36})/;
@@ -112,6 +138,7 @@ export function channelStory(row: ExplainedDelivery, now: number): ChannelStory 
     attempts: {
       count: row.attempts,
       lastError: row.error,
+      history: attemptHistory(row),
       providerMessageId: row.providerMessageId,
       providerStatus: row.providerStatus,
       sentAt: row.sentAt,
@@ -138,6 +165,7 @@ export function mergedStory(channel: string, address: string, into: Delivery): C
     attempts: {
       count: 0,
       lastError: null,
+      history: [],
       providerMessageId: null,
       providerStatus: null,
       sentAt: null,

@@ -29,6 +29,14 @@ function resolutionLines(level: LevelResolution): string[] {
   return lines;
 }
 
+/** What the attempts before the one that went out were told, e.g. ` (attempt 1: SMTP 451 …)`. */
+function earlier(c: ChannelStory): string {
+  const failed = c.attempts.history.filter((a) => a.outcome !== 'sent');
+  return failed.length
+    ? ` (${failed.map((a) => `attempt ${a.attempt}: ${a.answer ?? 'no answer'}`).join('; ')})`
+    : '';
+}
+
 function channelLine(c: ChannelStory): string {
   const at = c.level > 0 ? ` [escalation level ${c.level}]` : '';
   const to = c.address ? ` → ${c.address}` : '';
@@ -40,7 +48,7 @@ function channelLine(c: ChannelStory): string {
   switch (c.decision) {
     case 'sent':
     case 'delivered':
-      return `${head} ${c.decision} at ${c.attempts.sentAt ?? '?'}${failover}${held} after ${tries}${provider}.`;
+      return `${head} ${c.decision} at ${c.attempts.sentAt ?? '?'}${failover}${held} after ${tries}${earlier(c)}${provider}.`;
     case 'failed':
       return `${head} failed after ${tries}: ${c.reason ?? 'no reason recorded'}${provider}.`;
     case 'retrying':

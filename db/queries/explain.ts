@@ -48,21 +48,41 @@ export async function recipientsWithAddress(
   return result.rows.map((r) => r.external_id);
 }
 
+/** A send attempt that came back unsent, with the provider's answer (db/migrations/0024). */
+export interface FailedAttempt {
+  attempt: number;
+  outcome: 'retrying' | 'failed';
+  error: string | null;
+  at: string;
+}
+
 export interface ExplainedDelivery extends Delivery {
   /** Set for a digested delivery: when its digest went out (null: not yet). */
   digestSentAt: string | null;
   digested: boolean;
+  /** Its failed attempts, oldest first; a successful last attempt is the row itself. */
+  failedAttempts: FailedAttempt[];
 }
 
-type ExplainedRow = DeliveryRow & { digest_item: boolean; digest_sent_at: Date | null };
+type ExplainedRow = DeliveryRow & {
+  digest_item: boolean;
+  digest_sent_at: Date | null;
+  failed_attempts: FailedAttempt[];
+};
 
 const toExplained = (row: ExplainedRow): ExplainedDelivery => ({
   ...toDelivery(row),
   digested: row.digest_item,
   digestSentAt: row.digest_sent_at?.toISOString() ?? null,
+  failedAttempts: row.failed_attempts,
 });
 
-const EXPLAINED_SELECT = `SELECT d.*, (i.id IS NOT NULL) AS digest_item, i.sent_at AS digest_sent_at
+const EXPLAINED_SELECT = `SELECT d.*, (i.id IS NOT NULL) AS digest_item, i.sent_at AS digest_sent_at,
+            COALESCE((SELECT json_agg(json_build_object('attempt', a.attempt, 'outcome', a.outcome,
+                                        'error', a.error,
+                                        'at', to_char(a.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                                      ORDER BY a.attempt)
+                        FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]'::json) AS failed_attempts
        FROM deliveries d LEFT JOIN digest_items i ON i.delivery_id = d.id`;
 
 /**

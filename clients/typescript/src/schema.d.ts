@@ -8980,8 +8980,17 @@ export interface components {
             } | null;
             attempts: {
                 count: number;
-                /** @description The last answer the log keeps */
+                /** @description The latest answer */
                 lastError: string | null;
+                /** @description Each attempt, oldest first, with the provider’s answer */
+                history: {
+                    attempt: number;
+                    /** @enum {string} */
+                    outcome: "retrying" | "failed" | "sent";
+                    at: string | null;
+                    /** @description The provider’s answer */
+                    answer: string | null;
+                }[];
                 providerMessageId: string | null;
                 /** @description From provider callbacks (e.g. Twilio) */
                 providerStatus: string | null;
