@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   await startChild('api', 'api/main.ts', shared, 'api listening');
 
   const api = `http://127.0.0.1:${apiPort}`;
+  const center = await demoCenterUrl(api, apiKey);
   const lines = [
     '',
     'Herald is up:',
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     `  API docs        ${api}/docs   (OpenAPI: ${api}/openapi.json)`,
     `  Temporal UI     ${temporal.uiUrl}`,
     `  Mail view       ${mail.webUrl ?? `(mail goes to ${redact(mail.url)})`}`,
+    `  Notification center  ${center}`,
     `  Database        ${redact(databaseUrl)}`,
     `  API key         ${apiKey}   (tenant ${DEMO_TENANT}; also in ${keyFile})`,
     '',
@@ -173,6 +175,22 @@ async function devSecret(name: string, bytes: number, label: string): Promise<st
   await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
   say(`generated ${label} into ${path.relative(ROOT, file) || file}`);
   return value;
+}
+
+/** The notification center of a demo person, opened by a fresh end-user token (POST …/tokens). */
+async function demoCenterUrl(api: string, apiKey: string): Promise<string> {
+  const who = 'tendai.moyo';
+  try {
+    const response = await fetch(`${api}/v1/recipients/${who}/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    if (!response.ok) return `(none: POST /v1/recipients/${who}/tokens answered ${response.status})`;
+    const { centerUrl } = (await response.json()) as { centerUrl: string };
+    return `${centerUrl}   (${who}; the token expires)`;
+  } catch (error) {
+    return `(none: ${(error as Error).message})`;
+  }
 }
 
 async function seedDemoData(pool: ReturnType<typeof createPool>): Promise<void> {

@@ -101,9 +101,16 @@ describe('npm run dev', () => {
     expect(output).toContain(`API             ${api}`);
     expect(output).toContain(`Temporal UI     http://127.0.0.1:${ports.ui}`);
     expect(output).toContain(`Mail view       ${mailView}`);
+    const center = /Notification center {2}(\S+)/.exec(output)?.[1];
+    expect(center).toMatch(new RegExp(`^${api}/app#token=heu_`));
     expect((await fetch(`${api}/readyz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
-    expect(await (await fetch(`${api}/docs`)).text()).toContain('/v1/notifications');
+    // The reference renders the document in the browser (test/api-reference.test.ts): here, that both are served.
+    expect(await (await fetch(`${api}/docs`)).text()).toContain('/docs/scalar.js');
+    expect(await (await fetch(`${api}/openapi.json`)).text()).toContain('/v1/notifications');
+    // The dev command built the notification center and the embeddable inbox.
+    expect((await fetch(`${api}/app`)).status).toBe(200);
+    expect((await fetch(`${api}/embed/herald-inbox.js`)).status).toBe(200);
 
     // The README's key file is .data/api-key; this stack's data directory is its own.
     const keyFile = path.join(dataDir, 'api-key');
