@@ -1,26 +1,12 @@
-/** One inbox message as the API answers it (InboxMessage in /openapi.json). */
-export interface InboxMessage {
-  id: string;
-  event: string;
-  title: string;
-  body: string;
-  url: string | null;
-  createdAt: string;
-  readAt: string | null;
-  archivedAt: string | null;
-  notificationId: string | null;
-}
+/**
+ * The API answers the inbox reads, taken from the typed client generated from /openapi.json
+ * (clients/typescript), so a change to the API that breaks the component fails `tsc -p web`.
+ */
+import type { components } from '../../../clients/typescript/src/schema';
 
-export interface InboxPage {
-  items: InboxMessage[];
-  nextCursor: string | null;
-  unreadCount: number;
-}
+type Schemas = components['schemas'];
 
+export type InboxMessage = Schemas['InboxMessage'];
+export type InboxPage = Schemas['InboxPage'];
 /** Who an end-user token belongs to (GET /v1/me). */
-export interface EndUser {
-  kind: 'end_user';
-  externalId: string;
-  tenantId: string;
-  expiresAt: string;
-}
+export type EndUser = Schemas['MeEndUser'];
