@@ -40,6 +40,8 @@ const flagsSchema = z.object({
   /** Hand the worker a workflow bundle built beforehand (WORKFLOW_BUNDLE_PATH), as the tests do. */
   'prebuilt-bundle': z.boolean().default(false),
   'timeout-minutes': count.default(60),
+  /** A directory for V8 CPU profiles of Herald's API and worker (node --cpu-prof), to see where time goes. */
+  'cpu-prof': z.string().min(1).optional(),
   /** Extra settings for Herald's API and worker processes, KEY=VALUE. */
   set: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*=/, 'must be KEY=VALUE')).default([]),
 });

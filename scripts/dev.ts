@@ -17,6 +17,7 @@ import { DEMO_TENANT, ensureDevApiKey } from './lib/dev-api-key';
 import { startMailSink } from './lib/mail-sink';
 import { startEmbeddedPostgres } from './lib/postgres';
 import { startTemporalDevServer } from './lib/temporal-dev-server';
+import { WORKER_NODE_FLAGS } from '../worker/memory-limits';
 import { DEV_VAPID_SUBJECT, ensureDevVapidKeys } from './lib/vapid';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     path.join(DATA, 'dev.env'),
     `DATABASE_URL=${databaseUrl}\nTEMPORAL_ADDRESS=${temporal.address}\n`,
   );
-  await startChild('worker', 'worker/main.ts', shared, 'worker started');
+  await startChild('worker', 'worker/main.ts', shared, 'worker started', WORKER_NODE_FLAGS);
   await startChild('api', 'api/main.ts', shared, 'api listening');
 
   const api = `http://127.0.0.1:${apiPort}`;
@@ -213,8 +214,9 @@ function startChild(
   entry: string,
   childEnv: NodeJS.ProcessEnv,
   readyText: string,
+  nodeFlags: readonly string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

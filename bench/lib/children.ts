@@ -25,8 +25,11 @@ export function startTsChild(opts: {
   ready: (line: string) => boolean;
   ipc?: boolean;
   timeoutMs?: number;
+  /** Node's own flags, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }): Promise<RunningChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  const nodeArgs = [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])];
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],

@@ -3,6 +3,7 @@
  * their environment like any deployment, on the bench's PostgreSQL, Temporal server and sink.
  */
 import type { BenchConfig } from '../config';
+import { WORKER_NODE_FLAGS } from '../../worker/memory-limits';
 import { startTsChild, type RunningChild } from './children';
 import { MAIL_FROM } from './message';
 import type { BenchStack } from './stack';
@@ -41,8 +42,12 @@ export async function startHerald(config: BenchConfig, stack: BenchStack): Promi
     RATE_LIMIT_PER_MINUTE: '0',
     MAX_SENDS_PER_NOTIFICATION: String(Math.max(100_000, flags.recipients * 4)),
   };
+  // Written when each process exits: `node --cpu-prof-dir`, one .cpuprofile per process, named by pid.
+  const profile = (name: string) =>
+    flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   const worker = await startTsChild({
     script: 'worker/main.ts',
+    nodeArgs: [...WORKER_NODE_FLAGS, ...profile('worker')],
     env: { ...config.baseEnv, ...shared, ...workerEnv, ...config.heraldEnv },
     ready: (line) => line.includes('worker started'),
   });
@@ -50,6 +55,7 @@ export async function startHerald(config: BenchConfig, stack: BenchStack): Promi
   try {
     api = await startTsChild({
       script: 'api/main.ts',
+      nodeArgs: profile('api'),
       env: { ...config.baseEnv, ...shared, ...apiEnv, ...config.heraldEnv },
       ready: (line) => line.includes('"api listening"'),
     });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_FLAGS } from '../../worker/memory-limits';
 import { ROOT } from './env';
 import type { Stack } from './stack';
 
@@ -11,7 +12,7 @@ export function startWorkerProcess(
   channelEnv: Record<string, string>,
   temporalAddress: string = stack.env.temporalAddress,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
