@@ -199,8 +199,15 @@ export class TemplateRegistry {
    * read of the tenant's version per call (a batch, a request); compiled only when it changed.
    */
   async forTenant(db: Queryable, tenantId: string): Promise<TemplateRegistry> {
+    return this.forTenantAt(db, tenantId, await tenantTemplatesVersion(db, tenantId));
+  }
+
+  /**
+   * `forTenant` with the tenant's version already read (the API reads it with the rest of what a
+   * notification's acceptance needs, in one round trip: db/queries/send-context.ts).
+   */
+  async forTenantAt(db: Queryable, tenantId: string, version: number): Promise<TemplateRegistry> {
     const { root, views } = this.shared;
-    const version = await tenantTemplatesVersion(db, tenantId);
     if (version === 0) return root;
     const cached = views.get(tenantId);
     if (cached?.version === version) return cached.view;

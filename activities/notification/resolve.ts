@@ -63,8 +63,9 @@ export function createResolveSteps(step: StepContext) {
   /**
    * Resolves a level's audience into delivery-log rows: people, groups and raw addresses; then the
    * recipients' policies, the dedupe and throttle rules, and quiet hours. Re-running it adds nothing.
+   * Answers the tenant's catalogue it read, for a caller that sends next (the small-audience path).
    */
-  async function resolveLevel(input: PrepareInput): Promise<void> {
+  async function resolveLevel(input: PrepareInput): Promise<TemplateRegistry> {
     const { request } = input;
     // The tenant's view: its own events have channels too.
     const templates = await deps.templates.forTenant(db, input.tenantId);
@@ -97,6 +98,7 @@ export function createResolveSteps(step: StepContext) {
     const bypass =
       request.priority === 'critical' || (request.priority === 'high' && input.quietHoursBypassHigh);
     if (!bypass) await deferForQuietHours(db, input.notificationId, level, Date.now());
+    return templates;
   }
 
   function logEscalation(notificationId: string, level: number, deliveries: number): void {

@@ -2,8 +2,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ackLink } from '../../common/ack-link';
 import { ERROR_TYPES } from '../../common/errors';
 import type { IdRange, Priority } from '../../common/types';
+import type { TemplateRegistry } from '../../templates/registry';
 import { deliveryUnsubscribeUrl } from '../../common/unsubscribe-token';
-import { resolveBrand } from '../../common/settings/brand';
+import { resolveBrand, type Brand } from '../../common/settings/brand';
 import { isDatabaseUnavailable } from '../../db/availability';
 import {
   claimDeliveries,
@@ -36,6 +37,12 @@ export interface SendBatchResult {
   retryAfterMs?: number;
 }
 
+/** What a send renders with: the tenant's catalogue and brand, read once per batch (or per activity). */
+export interface SendLook {
+  templates: TemplateRegistry;
+  brand: Brand;
+}
+
 /** Rows claimed per statement: a cancel stops a running batch within one chunk. */
 const CLAIM_CHUNK = 25;
 
@@ -60,6 +67,15 @@ export function createSendBatch(step: StepContext) {
     }
   }
 
+  /** The tenant's catalogue (`templates`: when the caller has just read it) and its brand. */
+  async function loadLook(tenantId: string, templates?: TemplateRegistry): Promise<SendLook> {
+    const [catalogue, brand] = await Promise.all([
+      templates ?? deps.templates.forTenant(db, tenantId),
+      getTenantSetting(db, tenantId, 'brand'),
+    ]);
+    return { templates: catalogue, brand: resolveBrand(brand?.config, deps.brandName) };
+  }
+
   /**
    * The sends of `rows` (open deliveries of one channel). With `throwOnTransient`, temporary failures
    * end in a retryable failure (Temporal retries the batch with backoff, claiming only rows still
@@ -68,7 +84,7 @@ export function createSendBatch(step: StepContext) {
   async function sendRows(
     input: SendBatchInput,
     rows: OpenDelivery[],
-    options: { throwOnTransient: boolean },
+    options: { throwOnTransient: boolean; look?: SendLook },
   ): Promise<SendBatchResult> {
     const channel = channels[input.range.channel];
     if (!channel) {
@@ -82,8 +98,7 @@ export function createSendBatch(step: StepContext) {
     const workflowId = ctx.info.workflowExecution?.workflowId;
     const channelName = input.range.channel;
     // Per batch, not per row: the tenant's templates (compiled once per version) and its brand.
-    const templates = await deps.templates.forTenant(db, input.tenantId);
-    const brand = resolveBrand((await getTenantSetting(db, input.tenantId, 'brand'))?.config, deps.brandName);
+    const { templates, brand } = options.look ?? (await loadLook(input.tenantId));
     const manifest = templates.manifest(input.event);
     const result: SendBatchResult = { sent: 0, failed: 0, skipped: 0, retrying: 0 };
     let lastTransient: SendFailure | undefined;
@@ -225,7 +240,7 @@ export function createSendBatch(step: StepContext) {
     return result;
   }
 
-  return { sendBatch, sendRows };
+  return { sendBatch, sendRows, loadLook };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { StepContext } from './deps';
 import { createFailoverSteps } from './failover';
 import { finalStatus, type DeliveryCounts } from './finish';
 import { createResolveSteps, type PrepareInput, type ResolvedLevel } from './resolve';
-import { createSendBatch } from './send-batch';
+import { createSendBatch, type SendLook } from './send-batch';
 
 export interface ResolveAudienceInput extends PrepareInput {
   /**
@@ -39,11 +39,11 @@ const openCount = (counts: DeliveryCounts) =>
 export function createResolveAudience(step: StepContext) {
   const { db } = step.deps;
   const resolve = createResolveSteps(step);
-  const { sendRows } = createSendBatch(step);
+  const { sendRows, loadLook } = createSendBatch(step);
   const { wakeNextInChains } = createFailoverSteps(step);
 
   /** Sends open rows channel by channel; what failed for good, and the longest Retry-After asked for. */
-  async function sendAll(input: ResolveAudienceInput, level: number, rows: OpenDelivery[]) {
+  async function sendAll(input: ResolveAudienceInput, level: number, rows: OpenDelivery[], look: SendLook) {
     const byChannel = new Map<ChannelName, OpenDelivery[]>();
     for (const row of rows)
       byChannel.set(row.channel as ChannelName, [...(byChannel.get(row.channel as ChannelName) ?? []), row]);
@@ -70,7 +70,7 @@ export function createResolveAudience(step: StepContext) {
         },
         own,
         // Temporary failures stay `retrying`: the workflow sends them as batches with backoff.
-        { throwOnTransient: false },
+        { throwOnTransient: false, look },
       );
       failed += result.failed;
       if (result.retryAfterMs) retryAfterMs = Math.max(retryAfterMs ?? 0, result.retryAfterMs);
@@ -80,7 +80,7 @@ export function createResolveAudience(step: StepContext) {
 
   /** Resolves a level (see `resolveLevel`), and sends it at once when it is small (see `sendNow`). */
   async function resolveAudience(input: ResolveAudienceInput): Promise<ResolvedAudience> {
-    await resolve.resolveLevel(input);
+    const templates = await resolve.resolveLevel(input);
     const level = input.level ?? 0;
     const summary = await levelSummary(db, {
       notificationId: input.notificationId,
@@ -94,7 +94,12 @@ export function createResolveAudience(step: StepContext) {
       await resolve.markResolved(input.notificationId, level, resolved);
       return { ...resolved, sentNow: false, retryAfterMs: null, finished: null };
     }
-    let round = await sendAll(input, level, await openDeliveriesOfLevel(db, input.notificationId, level));
+    // Read once for every channel and failover round: the catalogue as the resolve step just read it.
+    const [look, openRows] = await Promise.all([
+      loadLook(input.tenantId, templates),
+      openDeliveriesOfLevel(db, input.notificationId, level),
+    ]);
+    let round = await sendAll(input, level, openRows, look);
     let retryAfterMs = round.retryAfterMs;
     // Only a permanent failure wakes a failover link.
     for (let i = 0; i < MAX_INLINE_FAILOVER_ROUNDS && round.failed > 0; i++) {
@@ -104,6 +109,7 @@ export function createResolveAudience(step: StepContext) {
         input,
         level,
         await openDeliveriesOfLevel(db, input.notificationId, level, woken),
+        look,
       );
       if (round.retryAfterMs) retryAfterMs = Math.max(retryAfterMs ?? 0, round.retryAfterMs);
     }

@@ -7,7 +7,6 @@ import {
   insertNotificationsOnce,
   type NotificationRecord,
 } from '../../db/queries/notifications';
-import { getTenantDailyQuotas } from '../../db/queries/tenants';
 import type { ApiDeps } from '../deps';
 import { HttpError, type ErrorDetail } from '../errors';
 import {
@@ -103,7 +102,8 @@ export async function createNotifications(
 
   // 3. Record them: in one statement where no daily quota applies, else one transaction each (in
   //    order, so earlier items get the quota first), as a single request would be.
-  const quotas = dailyQuotas(deps.config, await getTenantDailyQuotas(deps.db, tenantId));
+  const ownQuotas = await lookups.dailyQuotas!();
+  const quotas = dailyQuotas(deps.config, ownQuotas);
   const metered = (p: Pending) =>
     CHANNELS.some((c) => quotas[c] !== undefined && (p.prepared.sends.byChannel[c] ?? 0) > 0);
   const row = (p: Pending) => {
@@ -123,8 +123,12 @@ export async function createNotifications(
   free.forEach((p, i) => (outcomes[p.index] = recorded[i]!));
   for (const p of owners.filter(metered)) {
     outcomes[p.index] = await refusal(
-      insertWithinDailyQuotas(deps, tenantId, p.prepared.sends, (db) =>
-        insertNotificationOnce(db, { ...row(p), tenantId }),
+      insertWithinDailyQuotas(
+        deps,
+        tenantId,
+        p.prepared.sends,
+        (db) => insertNotificationOnce(db, { ...row(p), tenantId }),
+        ownQuotas,
       ),
     );
   }
@@ -222,6 +226,10 @@ async function bulkLookups(
       const more = await direct.recipients(ids.filter((id) => !readRecipients.has(id)));
       return new Set(ids.filter((id) => knownRecipients.has(id) || more.has(id)));
     },
+    // Read with the first call's recipients (all items' ones) and the catalogue: no read per item.
+    recipientReach: direct.recipientReach,
+    tenantWebhooks: direct.tenantWebhooks,
+    dailyQuotas: direct.dailyQuotas,
   };
 }
 

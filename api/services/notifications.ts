@@ -18,7 +18,8 @@ import {
   type Audience,
   type NotificationRequest,
 } from '../../common/types';
-import { findExistingRecipientIds } from '../../db/queries/recipients';
+import { readTenantSendContext, type TenantSendContext } from '../../db/queries/send-context';
+import { readRecipientReach, type RecipientReach } from '../../db/queries/send-usage';
 import { resolveGroupRefs } from '../../db/queries/groups';
 import {
   countDeliveriesByStatus,
@@ -47,7 +48,13 @@ import {
   type EventRouting,
 } from '../../common/event-routing';
 import { defaultAudienceOf } from './event-routing';
-import { checkSendCap, insertWithinDailyQuotas, releaseDailyQuotas, type SendEstimate } from './send-limits';
+import {
+  checkSendCap,
+  insertWithinDailyQuotas,
+  releaseDailyQuotas,
+  type SendCountLookups,
+  type SendEstimate,
+} from './send-limits';
 import { recordAcknowledgedEvent } from '../../db/queries/status-events';
 
 const QUERY_DEADLINE_MS = 2_000;
@@ -62,10 +69,11 @@ export interface CreatedNotification {
 }
 
 /**
- * The reads the reference checks make. One request reads them straight from the database
- * (`directLookups`); the bulk trigger reads each once for all its items (api/services/bulk-notifications.ts).
+ * The reads the reference checks and the send count make. One request reads them from the database
+ * (`directLookups`, each once per request); the bulk trigger reads each once for all its items
+ * (api/services/bulk-notifications.ts).
  */
-export interface ReferenceLookups {
+export interface ReferenceLookups extends SendCountLookups {
   /** The tenant's catalogue: its own events and variants on top of the built-in ones. */
   templates(): Promise<TemplateRegistry>;
   /** The event's default audience (its routing), null for none. */
@@ -74,14 +82,48 @@ export interface ReferenceLookups {
   groups(refs: string[]): Promise<Map<string, string>>;
   /** The external ids that exist. */
   recipients(ids: string[]): Promise<Set<string>>;
+  /** The tenant's own daily quotas (channel → sends per UTC day). */
+  dailyQuotas?(): Promise<Record<string, number>>;
 }
 
-export const directLookups = (deps: ApiDeps, tenantId: string): ReferenceLookups => ({
-  templates: () => deps.templates.forTenant(deps.db, tenantId),
-  routing: (event) => defaultAudienceOf(deps, tenantId, { event }),
-  groups: (refs) => resolveGroupRefs(deps.db, tenantId, refs),
-  recipients: (ids) => findExistingRecipientIds(deps.db, tenantId, ids),
-});
+/**
+ * One request's reads, each made once: the tenant's catalogue version, quotas and tenant-wide
+ * webhooks in one round trip, and the named recipients with their channels in another (the
+ * existence check and the send count of an audience without groups share it). A notification to
+ * known recipients is checked in two reads besides the key's; it took five.
+ */
+export function directLookups(deps: ApiDeps, tenantId: string): ReferenceLookups {
+  let context: Promise<TenantSendContext> | undefined;
+  const tenant = () => (context ??= readTenantSendContext(deps.db, tenantId));
+  // Per id, so later reads (a default audience's, another bulk item's) ask only for ids not read yet.
+  const reachOf = new Map<string, Promise<RecipientReach | undefined>>();
+  const recipientReach = async (ids: string[]) => {
+    const unread = [...new Set(ids.filter((id) => !reachOf.has(id)))];
+    if (unread.length > 0) {
+      const read = readRecipientReach(deps.db, tenantId, unread);
+      for (const id of unread) {
+        const own = read.then((rows) => rows.get(id));
+        own.catch(() => undefined); // awaited below or by a later call; never an unhandled rejection
+        reachOf.set(id, own);
+      }
+    }
+    const found = new Map<string, RecipientReach>();
+    for (const id of ids) {
+      const own = await reachOf.get(id)!;
+      if (own) found.set(id, own);
+    }
+    return found;
+  };
+  return {
+    templates: async () => deps.templates.forTenantAt(deps.db, tenantId, (await tenant()).templateVersion),
+    routing: (event) => defaultAudienceOf(deps, tenantId, { event }),
+    groups: (refs) => resolveGroupRefs(deps.db, tenantId, refs),
+    recipients: async (ids) => new Set((await recipientReach(ids)).keys()),
+    recipientReach,
+    tenantWebhooks: async () => (await tenant()).tenantWebhooks,
+    dailyQuotas: async () => (await tenant()).dailyQuotas,
+  };
+}
 
 export const notificationLinks = (config: ApiConfig, record: { id: string; workflowId: string }) => ({
   self: `/v1/notifications/${record.id}`,
@@ -225,7 +267,7 @@ export async function prepareNotification(
   const request: NotificationRequest = { ...rest, to: withDefaultAudience(clientTo, routing) };
   const defaults = routing ? { clientTo, added: routingAdditions(clientTo, routing) } : undefined;
   const templates = await checkReferences(deps, tenantId, request, defaults, lookups);
-  const sends = await checkSendCap(deps, tenantId, request, templates);
+  const sends = await checkSendCap(deps, tenantId, request, templates, lookups);
   // Over the client's body, not the resolved one: a replay matches whatever the routing is now.
   return { request, sends, requestHash: sha256Hex(canonicalJson(submission)) };
 }
@@ -268,19 +310,25 @@ export async function createNotification(
   idempotencyKey: string | undefined,
 ): Promise<CreatedNotification> {
   // Before anything is written: over the cap is a 422, over a daily quota a 429 with no row.
-  const { request, sends, requestHash } = await prepareNotification(deps, tenantId, submission);
+  const lookups = directLookups(deps, tenantId);
+  const { request, sends, requestHash } = await prepareNotification(deps, tenantId, submission, lookups);
   const id = randomUUID();
-  const { inserted, record, reservation } = await insertWithinDailyQuotas(deps, tenantId, sends, (db) =>
-    insertNotificationOnce(db, {
-      id,
-      tenantId,
-      event: request.event,
-      priority: request.priority,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-      request,
-      workflowId: notificationWorkflowId(id),
-    }),
+  const { inserted, record, reservation } = await insertWithinDailyQuotas(
+    deps,
+    tenantId,
+    sends,
+    (db) =>
+      insertNotificationOnce(db, {
+        id,
+        tenantId,
+        event: request.event,
+        priority: request.priority,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash,
+        request,
+        workflowId: notificationWorkflowId(id),
+      }),
+    await lookups.dailyQuotas?.(),
   );
   if (!inserted && record.requestHash !== requestHash) throw idempotencyKeyReused(record.id);
   if (record.status === 'accepted') {

@@ -5,10 +5,12 @@ import type { Queryable } from '../../db/queries/recipients';
 import {
   countReachablePeople,
   countTenantWebhooks,
+  reachablePeopleOf,
   releaseSends,
   reserveSends,
   type ChannelReservation,
   type ReachablePeople,
+  type RecipientReach,
 } from '../../db/queries/send-usage';
 import { getTenantDailyQuotas } from '../../db/queries/tenants';
 import type { ApiConfig } from '../config';
@@ -37,6 +39,16 @@ export interface QuotaReservation {
   sends: SendsByChannel;
 }
 
+/**
+ * Reads the count can take from the caller instead of the database: the API reads them for a
+ * request once, with the reference checks (api/services/notifications.ts `directLookups`).
+ */
+export interface SendCountLookups {
+  tenantWebhooks?(): Promise<number>;
+  /** The existing recipients among `ids` and their channels: an audience without groups is counted from it. */
+  recipientReach?(ids: string[]): Promise<Map<string, RecipientReach>>;
+}
+
 interface AudienceSize {
   people: ReachablePeople;
   emails: number;
@@ -54,6 +66,7 @@ export async function estimateSends(
   tenantId: string,
   request: CountableRequest,
   tenantTemplates?: TemplateRegistry,
+  lookups: SendCountLookups = {},
 ): Promise<SendEstimate> {
   // The tenant's catalogue (its own events count as the worker will send them), unless the caller has it.
   const templates = tenantTemplates ?? (await deps.templates.forTenant(deps.db, tenantId));
@@ -63,12 +76,19 @@ export async function estimateSends(
   const usesWebhook =
     base.includes('webhook') ||
     levels.some((l) => channelsFor(templates, request.event, l.channels ?? base).includes('webhook'));
-  const tenantWebhooks = usesWebhook ? await countTenantWebhooks(deps.db, tenantId) : 0;
+  const tenantWebhooks = !usesWebhook
+    ? 0
+    : lookups.tenantWebhooks
+      ? await lookups.tenantWebhooks()
+      : await countTenantWebhooks(deps.db, tenantId);
+  const countPeople = async (recipients: string[], groups: string[]): Promise<ReachablePeople> => {
+    if (recipients.length + groups.length === 0) return NOBODY;
+    if (groups.length === 0 && lookups.recipientReach)
+      return reachablePeopleOf(await lookups.recipientReach(recipients), recipients);
+    return countReachablePeople(deps.db, tenantId, recipients, groups);
+  };
   const measure = async (to: Audience): Promise<AudienceSize> => ({
-    people:
-      (to.recipients?.length ?? 0) + (to.groups?.length ?? 0) > 0
-        ? await countReachablePeople(deps.db, tenantId, to.recipients ?? [], to.groups ?? [])
-        : NOBODY,
+    people: await countPeople(to.recipients ?? [], to.groups ?? []),
     emails: new Set((to.emails ?? []).map((e) => e.toLowerCase())).size,
     phones: new Set(to.phones ?? []).size,
   });
@@ -124,8 +144,9 @@ export async function checkSendCap(
   tenantId: string,
   request: CountableRequest,
   tenantTemplates?: TemplateRegistry,
+  lookups?: SendCountLookups,
 ): Promise<SendEstimate> {
-  const estimate = await estimateSends(deps, tenantId, request, tenantTemplates);
+  const estimate = await estimateSends(deps, tenantId, request, tenantTemplates, lookups);
   enforceSendCap(deps.config, estimate);
   return estimate;
 }
@@ -176,8 +197,10 @@ export async function insertWithinDailyQuotas<T extends { inserted: boolean }>(
   tenantId: string,
   estimate: SendEstimate,
   insert: (db: Queryable) => Promise<T>,
+  /** The tenant's own quotas when the caller has read them (db/queries/send-context.ts). */
+  ownQuotas?: Record<string, number>,
 ): Promise<T & { reservation: QuotaReservation | null }> {
-  const quotas = dailyQuotas(deps.config, await getTenantDailyQuotas(deps.db, tenantId));
+  const quotas = dailyQuotas(deps.config, ownQuotas ?? (await getTenantDailyQuotas(deps.db, tenantId)));
   // In CHANNELS order, so concurrent reservations lock the counter rows in one order (no deadlock).
   const metered = CHANNELS.filter((c) => quotas[c] !== undefined && (estimate.byChannel[c] ?? 0) > 0);
   if (metered.length === 0) return { ...(await insert(deps.db)), reservation: null };

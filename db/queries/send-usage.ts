@@ -63,6 +63,57 @@ export async function countReachablePeople(
   };
 }
 
+/** Channels one recipient has an address (or a subscription, an endpoint) on; in-app reaches everyone. */
+export type RecipientReach = Record<Exclude<ChannelName, 'inapp'>, boolean>;
+
+/**
+ * The recipients among `ids` that exist, each with the channels `countReachablePeople` would count
+ * it on: the API's existence check and, for an audience of recipients only, its send count, in
+ * one read.
+ */
+export async function readRecipientReach(
+  db: Queryable,
+  tenantId: string,
+  ids: string[],
+): Promise<Map<string, RecipientReach>> {
+  if (ids.length === 0) return new Map();
+  const result = await db.query<{ external_id: string } & RecipientReach>(
+    `SELECT r.external_id, r.email IS NOT NULL AS email, r.phone IS NOT NULL AS sms,
+            r.whatsapp IS NOT NULL AS whatsapp,
+            EXISTS (SELECT 1 FROM push_subscriptions s
+                     WHERE s.tenant_id = $1 AND s.external_id = r.external_id) AS push,
+            EXISTS (SELECT 1 FROM webhook_endpoints w
+                     WHERE w.tenant_id = $1 AND w.external_id = r.external_id AND w.disabled_at IS NULL) AS webhook
+       FROM recipients r WHERE r.tenant_id = $1 AND r.external_id = ANY($2::text[])`,
+    [tenantId, ids],
+  );
+  return new Map(
+    result.rows.map(({ external_id, ...reach }) => [external_id, reach as RecipientReach] as const),
+  );
+}
+
+/** `countReachablePeople` of recipients only, from their reach (ids that do not exist count for nothing). */
+export function reachablePeopleOf(reach: Map<string, RecipientReach>, ids: string[]): ReachablePeople {
+  const reachable: Record<ChannelName, number> = {
+    email: 0,
+    sms: 0,
+    whatsapp: 0,
+    push: 0,
+    webhook: 0,
+    inapp: 0,
+  };
+  let people = 0;
+  for (const id of new Set(ids)) {
+    const own = reach.get(id);
+    if (!own) continue;
+    people++;
+    for (const channel of Object.keys(own) as (keyof RecipientReach)[])
+      if (own[channel]) reachable[channel]++;
+  }
+  reachable.inapp = people;
+  return { people, reachable };
+}
+
 /** Active tenant-wide webhook endpoints: each receives every notification sent on the webhook channel. */
 export async function countTenantWebhooks(db: Queryable, tenantId: string): Promise<number> {
   const result = await db.query<{ n: string }>(
