@@ -69,6 +69,19 @@ async function main(): Promise<number> {
   let heraldSettings: Record<string, string> | undefined;
   const stack = await startBenchStack(config, recipientsNeeded(config));
   const ctx: RowContext = { config, stack };
+  // Once, from the end of the run or from Ctrl-C / SIGTERM: a stopped bench leaves no server running.
+  let closing: Promise<void> | undefined;
+  const closeAll = () =>
+    (closing ??= (async () => {
+      rss?.stop();
+      await ctx.herald?.stop().catch((error: unknown) => log(String(error)));
+      await stack.close();
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      log(`${signal}: stopping the processes and servers the bench started…`);
+      void closeAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
   let messageSize: number | undefined;
   try {
     messageSize = messageBytes(renderFor(stack.templates, 1, 'bench'));
@@ -112,9 +125,7 @@ async function main(): Promise<number> {
       });
     }
   } finally {
-    rss?.stop();
-    await ctx.herald?.stop().catch((error: unknown) => log(String(error)));
-    await stack.close();
+    await closeAll();
   }
 
   const targets = targetsOf(measurements);

@@ -108,6 +108,17 @@ describe('abuse limits', () => {
         paths: ['to'],
       },
       {
+        // Named recipients only (counted from the read that checks they exist): members 0 (email, phone)
+        // and 3 (email only), member 0 named twice; on the default channels:
+        // email 2 + push 0 + sms 1 + inapp 2 + webhook 0 = 5, plus raw emails.
+        name: 'named recipients only, one of them twice, on the default channels',
+        request: (extra) => ({
+          to: { recipients: [members[0], members[3], members[0]], emails: emails(15 + extra) },
+        }),
+        over: MAX_SENDS + 1,
+        paths: ['to'],
+      },
+      {
         // The template's default channels (email, push, sms, inapp, webhook): 5 + 0 + 3 + 5 + 0, plus raw emails.
         name: "the template's default channels",
         request: (extra) => ({ to: { groups: [group], emails: emails(7 + extra) } }),

@@ -300,6 +300,39 @@ describe('per-tenant templates', () => {
       ]);
     });
 
+    it('an optional variable left out prints nothing, guarded or not; the mail is sent', async () => {
+      const own = `acme.note_added.${uniq('e').slice(2)}`;
+      const put = await a('PUT', `/v1/templates/${own}`, {
+        manifest: {
+          ...CUSTOM_MANIFEST(own),
+          variables: { invoiceId: { type: 'string', required: true }, note: { type: 'string' } },
+          sample: { invoiceId: 'INV-1', note: 'thanks' },
+        },
+        variants: {
+          subject: 'Invoice {{ invoiceId }}',
+          mjml: '<mj-section><mj-column><mj-text>Note: [{{ note }}]{% if note %} given{% endif %}</mj-text></mj-column></mj-section>',
+          text: 'Note: [{{ note }}]{% if note %} given{% endif %}',
+        },
+      });
+      expect(put.status).toBe(200);
+      const address = `${uniq('note')}@example.com`;
+      const sent = await sendAndCollect(stack, a, {
+        event: own,
+        to: { emails: [address] },
+        data: { invoiceId: 'INV-2' },
+      });
+      expect(sent.status).toBe('completed');
+      const mail = mailTo(sent.mails, address);
+      expect(mail.text).toContain('Note: []');
+      expect(mail.text).not.toContain('given');
+      const withNote = await sendAndCollect(stack, a, {
+        event: own,
+        to: { emails: [address] },
+        data: { invoiceId: 'INV-3', note: 'late' },
+      });
+      expect(mailTo(withNote.mails, address).text).toContain('Note: [late] given');
+    });
+
     it('does not exist for another tenant: 422 on send, 404 on GET and preview', async () => {
       const send = await b('POST', '/v1/notifications', {
         event,

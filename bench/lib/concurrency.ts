@@ -12,6 +12,35 @@ export async function inFlight<T>(n: number, limit: number, work: (i: number) =>
   return results;
 }
 
+/**
+ * Open loop: request i leaves at start + i / rate whether or not earlier ones answered, and its
+ * latency counts from when it was due, so a stall is not hidden by sending less. `send` resolves
+ * true when the request was accepted; the latencies are the accepted ones'.
+ */
+export async function openLoop(
+  total: number,
+  rate: number,
+  send: (i: number) => Promise<boolean>,
+): Promise<{ latencies: number[]; failed: number; seconds: number }> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      send(i).then(
+        (ok) => (ok ? void latencies.push(performance.now() - due) : void failed++),
+        () => void failed++,
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return { latencies, failed, seconds: secondsSince(start) };
+}
+
 /** Seconds since `start` (a performance.now() value). */
 export const secondsSince = (start: number): number => (performance.now() - start) / 1000;
 

@@ -44,7 +44,9 @@ export async function startHerald(config: BenchConfig, stack: BenchStack): Promi
   };
   // Written when each process exits: `node --cpu-prof-dir`, one .cpuprofile per process, named by pid.
   const profile = (name: string) =>
-    flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+    flags['cpu-prof']
+      ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
   const worker = await startTsChild({
     script: 'worker/main.ts',
     nodeArgs: [...WORKER_NODE_FLAGS, ...profile('worker')],

@@ -9,6 +9,7 @@ export type MetricKey =
   | 'peer'
   | 'ceiling.completed'
   | 'ceiling.starts'
+  | 'ceiling.fixed'
   | 'single.completed'
   | 'single.accepted'
   | 'fanout'
@@ -84,6 +85,7 @@ export function targetsOf(all: Measurement[]): Target[] {
   const fanout = get('fanout');
   const rss = get('rss');
   const fixed = get('api.fixed');
+  const bareFixed = get('ceiling.fixed');
   const maxEvents = fanout?.details?.maxEventsPerRun as number | undefined;
   const p3Measured = fanout !== undefined && fanout.n >= P3_RECIPIENTS;
   const rssMb = rss?.value;
@@ -112,7 +114,9 @@ export function targetsOf(all: Measurement[]): Target[] {
     {
       id: 'P4b',
       what: `API p99 at ${fixed?.details?.rate ?? 100} req/s`,
-      value: fixed ? `${fixed.value.toFixed(1)} ms` : 'not measured',
+      value: fixed
+        ? `${fixed.value.toFixed(1)} ms${bareFixed ? ` (bare starts: ${bareFixed.value.toFixed(1)} ms)` : ''}`
+        : 'not measured',
       target: '≤ 50 ms',
       pass: fixed ? fixed.value <= 50 : undefined,
     },

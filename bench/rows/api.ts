@@ -5,13 +5,11 @@
  *  - the most it accepts: a fixed number of connections, each sending as soon as it has an answer.
  * The notifications it accepts run on the worker meanwhile, as they would in production.
  */
-import { secondsSince } from '../lib/concurrency';
+import { openLoop, secondsSince } from '../lib/concurrency';
 import { ApiClient, percentile } from '../lib/http';
 import type { Measurement } from '../lib/report';
 import { log, type RowContext } from './context';
 import { singleRequest } from './single';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function apiRow(ctx: RowContext): Promise<Measurement[]> {
   const herald = ctx.herald!;
@@ -23,26 +21,15 @@ export async function apiRow(ctx: RowContext): Promise<Measurement[]> {
   // Fixed rate.
   const open = new ApiClient(herald.apiUrl, ctx.stack.apiKey);
   const total = rate * seconds;
-  const latencies: number[] = [];
   const refusals = new Map<number, number>();
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    pending.push(
-      open.post('/v1/notifications', singleRequest((i % recipients) + 1)).then(
-        (answer) => {
-          if (answer.status === 202) latencies.push(performance.now() - due);
-          else refusals.set(answer.status, (refusals.get(answer.status) ?? 0) + 1);
-        },
-        () => void refusals.set(0, (refusals.get(0) ?? 0) + 1),
-      ),
-    );
-  }
-  await Promise.all(pending);
-  const fixedSeconds = secondsSince(start);
+  const { latencies, seconds: fixedSeconds } = await openLoop(total, rate, async (i) => {
+    const status = await open
+      .post('/v1/notifications', singleRequest((i % recipients) + 1))
+      .then((answer) => answer.status)
+      .catch(() => 0);
+    if (status !== 202) refusals.set(status, (refusals.get(status) ?? 0) + 1);
+    return status === 202;
+  });
   open.close();
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);

@@ -7,8 +7,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { bareNotification } from '../bare/workflows';
 import type { CeilingWorkerSettings } from '../processes/ceiling-worker';
 import { startTsChild } from '../lib/children';
-import { deadline, Feed, inFlight, secondsSince } from '../lib/concurrency';
+import { deadline, Feed, inFlight, openLoop, secondsSince } from '../lib/concurrency';
 import { awaitResults } from '../lib/history';
+import { percentile } from '../lib/http';
 import type { Measurement } from '../lib/report';
 import { NAMESPACE } from '../lib/stack';
 import { expectMails, log, type RowContext } from './context';
@@ -64,6 +65,7 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
     log(
       `ceiling: ${n} started in ${measured.startSeconds.toFixed(2)} s, completed in ${measured.seconds.toFixed(2)} s`,
     );
+    const fixed = await startsAtFixedRate(ctx, run);
     return [
       {
         key: 'ceiling.completed',
@@ -83,8 +85,56 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
         unit: 'starts/s',
         notes: `${flags['in-flight']} starts in flight, worker running`,
       },
+      fixed,
     ];
   } finally {
     await worker.stop();
   }
+}
+
+/**
+ * P4b's anchor: bare workflow starts at the API row's rate and length, open loop (as the API row),
+ * while the worker runs them: what a start alone costs in latency on this server at that rate.
+ */
+async function startsAtFixedRate(ctx: RowContext, run: string): Promise<Measurement> {
+  const { flags } = ctx.config;
+  const rate = flags['api-rate'];
+  const total = rate * flags['api-seconds'];
+  const loop = await expectMails(ctx, total, 'ceiling at a fixed rate', async () => {
+    const handles = new Feed<WorkflowHandle>();
+    const results = awaitResults(handles);
+    const measured = await openLoop(total, rate, async (i) => {
+      handles.push(
+        await ctx.stack.client.workflow.start<typeof bareNotification>('bareNotification', {
+          taskQueue: TASK_QUEUE,
+          workflowId: `bare-${run}-fixed-${i}`,
+          args: [i + 1],
+        }),
+      );
+      return true;
+    });
+    handles.end();
+    const limit = deadline(flags['timeout-minutes'] * 60_000, 'ceiling at a fixed rate');
+    try {
+      const outcome = await Promise.race([results, limit.promise]);
+      if (outcome.failed > 0) throw new Error(`ceiling: ${outcome.failed} failed (${outcome.firstFailure})`);
+    } finally {
+      limit.clear();
+    }
+    return measured;
+  });
+  const p50 = percentile(loop.latencies, 50);
+  const p99 = percentile(loop.latencies, 99);
+  log(`ceiling: ${total} starts at ${rate}/s, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+  return {
+    key: 'ceiling.fixed',
+    label: `ceiling: bare starts at ${rate}/s`,
+    n: total,
+    seconds: loop.seconds,
+    value: p99,
+    unit: 'ms p50/p99',
+    shown: `${p50.toFixed(1)}/${p99.toFixed(1)}`,
+    notes: `latency from when each start was due, worker running${loop.failed ? `; ${loop.failed} failed` : ''}; P4b's anchor`,
+    details: { rate, p50, p99, failed: loop.failed },
+  };
 }
