@@ -2,7 +2,8 @@
 #
 # Herald application image. One image, two processes:
 #   API (default):  tsx api/main.ts      — HTTP on :3000
-#   worker:         tsx worker/main.ts   — polls Temporal (docker-compose.yml overrides the command)
+#   worker:         node <heap limits> --import tsx worker/main.ts — polls Temporal (docker-compose.yml
+#                   overrides the command; worker/memory-limits.ts has the limits and why)
 # Herald runs its TypeScript directly with tsx (a runtime dependency); the one build step bundles the
 # notification center and the embeddable inbox (web/ → web/dist) with esbuild.
 
