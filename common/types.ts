@@ -22,6 +22,11 @@
  * - throttle: at most N notifications of an event per recipient in a period; the rest are suppressed.
  * - late failover: a provider fails a message after its send (a Twilio callback); the API starts a run that
  *   wakes the recipient's next failover channel.
+ * - small audience: at most SMALL_AUDIENCE_DELIVERIES deliveries, resolved, sent and finished in one local activity.
+ * - run: one Temporal run of a notification's workflow; a big fan-out continues as new every HISTORY_EVENTS_PER_RUN
+ *   events, carrying its cursor, counts and acknowledgement.
+ * - send context: what accepting a notification reads of its tenant, in one round trip (db/queries/send-context.ts).
+ * - look: the tenant's catalogue and brand a send renders with, read once per batch (activities/notification/send-batch.ts).
  */
 
 import type { DedupeRule, ThrottleRule } from './dedupe-rules';
