@@ -214,6 +214,14 @@ describe.each([emailFamily(), smsFamily(), pushFamily(), webhookFamily()])(
       await new Promise((r) => worker.once('exit', r));
       expect(isAlive(worker.pid!)).toBe(false);
 
+      // A request the dead worker had already written may still sit unread in the provider's socket
+      // (same process as this test, busy under CI load): let those land before taking the snapshot.
+      // Nothing new can come: the only sender is dead.
+      for (let seen = -1, stableSince = Date.now(); Date.now() - stableSince < 500;) {
+        const now = family.arrivals(stack).length;
+        if (now !== seen) [seen, stableSince] = [now, Date.now()];
+        await new Promise((r) => setTimeout(r, 50));
+      }
       // What was true at the kill: what the provider had heard of, what the log recorded as sent.
       const arrivedAtKill = new Set(family.arrivals(stack).map((a) => a.address));
       const sentRows = await stack.db.query<{ address: string; external_id: string | null }>(
