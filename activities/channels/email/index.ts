@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { RenderedEmail } from '../../../templates/registry';
+import { composeMail } from './mime';
 import { TenantSmtpError, TenantTransports } from './tenant-transports';
 import { SECRET_KEY_VARIABLE } from '../../../common/secret-box';
 import { resolverFromEnv } from '../../../common/url-safety';
@@ -163,7 +164,8 @@ export function createEmailChannel({
       if (!lease && (tenantRequired || !operator)) throw noTenantSmtp(tenantRequired);
       const { transport, from, replyTo } = lease?.smtp ?? operator!;
       try {
-        await transport.sendMail({
+        // Composed here as one Buffer (see mime.ts): nodemailer only speaks SMTP for it.
+        const mail = composeMail({
           from,
           ...(replyTo ? { replyTo } : {}),
           to: target.recipientName ? { name: target.recipientName, address: target.address } : target.address,
@@ -182,10 +184,8 @@ export function createEmailChannel({
                 }
               : {}),
           },
-          // Template data must never make the mailer fetch a URL or read a local file.
-          disableUrlAccess: true,
-          disableFileAccess: true,
         });
+        await transport.sendMail({ envelope: mail.envelope, raw: mail.raw, messageId });
       } finally {
         lease?.release();
       }
