@@ -1,6 +1,12 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { composeMail, quotedPrintable, type MailParts } from '../../activities/channels/email/mime';
+import {
+  composeMail,
+  mimeNodeHeaders,
+  plainHeaders,
+  quotedPrintable,
+  type MailParts,
+} from '../../activities/channels/email/mime';
 
 /** What nodemailer's own composer makes of the same message: the reference the raw build must match. */
 const byNodemailer = (mail: MailParts): Promise<Buffer> =>
@@ -165,5 +171,49 @@ describe('composeMail: the raw message Herald hands nodemailer', () => {
       // Line breaks of any kind arrive as one kind; mailparser reads them as LF.
       expect(parsed.text ?? '').toBe(text.replace(/\r\n|\r/g, '\n'));
     }
+  });
+
+  describe('the header fast path writes exactly what MimeNode writes', () => {
+    const date = 'Wed, 02 Dec 2026 04:00:00 +0000';
+    const boundary = '--_Herald-0123456789abcdef-1';
+    const simple: [string, Partial<MailParts>][] = [
+      ['the bench and fan-out shape', {}],
+      ['no recipient name', { to: 'ada@example.com' }],
+      ['a name with digits and underscores', { to: { name: 'Bench_42 x', address: 'bench-42@example.com' } }],
+      [
+        'a sender with a name and a reply-to',
+        { from: 'Acme Alerts <alerts@a.example>', replyTo: 'help@a.example' },
+      ],
+      [
+        'a long subject and a long unsubscribe link (folded)',
+        {
+          subject: `Ticket 42 assigned ${'and more words '.repeat(10)}end`,
+          headers: {
+            'X-Herald-Notification': 'n1',
+            'List-Unsubscribe': `<https://herald.example/v1/unsubscribe/${'t'.repeat(180)}>`,
+            'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+          },
+        },
+      ],
+    ];
+    test.each(simple)('%s', (_name, change) => {
+      const mail = { ...base, ...change };
+      const fast = plainHeaders(mail, boundary, date);
+      expect(fast).not.toBeNull();
+      expect(fast).toEqual(mimeNodeHeaders(mail, boundary, date));
+    });
+
+    const encoded: [string, Partial<MailParts>][] = [
+      ['a non-ASCII name', { to: { name: 'Zoë', address: 'z@example.com' } }],
+      ['a name with a comma', { to: { name: 'Lovelace, Ada', address: 'ada@example.com' } }],
+      ['an IDN domain', { to: { name: 'T', address: 'taro@例え.jp' } }],
+      ['an upper-case domain', { to: { name: 'A', address: 'ada@Example.COM' } }],
+      ['a non-ASCII subject', { subject: 'Réunion' }],
+      ['a subject that reads as an encoded word', { subject: 'look =?utf-8?q?x?= here' }],
+      ['a long name and address', { to: { name: 'A '.repeat(30), address: 'someone@example.com' } }],
+    ];
+    test.each(encoded)('leaves to MimeNode: %s', (_name, change) => {
+      expect(plainHeaders({ ...base, ...change }, boundary, date)).toBeNull();
+    });
   });
 });
