@@ -46,6 +46,15 @@ export interface SendLook {
 /** Rows claimed per statement: a cancel stops a running batch within one chunk. */
 const CLAIM_CHUNK = 25;
 
+/**
+ * How long a success waits for the other lanes' before it is written. Without it, sends finished a
+ * few milliseconds apart and most statements carried one row: a 10,000-recipient fan-out wrote about
+ * 8,100 of them, with 3 ms about 3,900. In three alternating pairs it ran at 637–673 mails/s instead
+ * of 472–602, at 1.40–1.48 ms of worker CPU per mail instead of 1.53–1.95. Not longer: the lane
+ * itself waits that long before its next send (the duplicate bound is unchanged).
+ */
+const GATHER_MS = 3;
+
 export function createSendBatch(step: StepContext) {
   const { deps, metrics, log } = step;
   const { db, channels } = deps;
@@ -104,8 +113,10 @@ export function createSendBatch(step: StepContext) {
     let lastTransient: SendFailure | undefined;
     // Only Twilio calls back fast enough to overtake a send's answer.
     const callbacks = channelName === 'sms' || channelName === 'whatsapp';
-    const sentLog = groupCommit((sent: { id: string; providerMessageId: string }[]) =>
-      markDeliveriesSent(db, sent, { earlyCallbacks: callbacks }),
+    const sentLog = groupCommit(
+      (sent: { id: string; providerMessageId: string }[]) =>
+        markDeliveriesSent(db, sent, { earlyCallbacks: callbacks }),
+      { lanes: Math.min(channel.concurrency, rows.length), gatherMs: GATHER_MS },
     );
     /** Counts and logs one delivery's outcome in this attempt: debug when sent, warn otherwise. */
     const outcome = (deliveryId: string, kind: keyof SendBatchResult, reason?: string): void => {
@@ -313,13 +324,18 @@ function chunkClaimer<T extends { id: string }>(
 
 /**
  * Writes items as they come, one statement at a time: whatever arrives while a write runs goes in the
- * next one. `add` resolves once its item is written (and rejects if that write fails): a lane that
- * waits for it before its next send keeps the sends the log has not recorded to the ones in flight,
- * as a write per send did, with fewer statements. `drain` waits for everything added so far.
+ * next one, and a write waits up to `gatherMs` for more unless every lane's item is already in. `add`
+ * resolves once its item is written (and rejects if that write fails): a lane that waits for it
+ * before its next send keeps the sends the log has not recorded to the ones in flight, as a write
+ * per send did, with fewer statements. `drain` waits for everything added so far.
  */
-function groupCommit<T>(write: (items: T[]) => Promise<void>) {
+function groupCommit<T>(
+  write: (items: T[]) => Promise<void>,
+  { lanes, gatherMs }: { lanes: number; gatherMs: number },
+) {
   let pending: { items: T[]; done: Promise<void>; settle: (error?: unknown) => void } | null = null;
   let running: Promise<void> | null = null;
+  let gathering: NodeJS.Timeout | null = null;
   const next = () => {
     let settle!: (error?: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -330,6 +346,8 @@ function groupCommit<T>(write: (items: T[]) => Promise<void>) {
     return { items: [] as T[], done, settle };
   };
   const pump = (): void => {
+    if (gathering) clearTimeout(gathering);
+    gathering = null;
     const batch = pending!;
     pending = null;
     running = write(batch.items).then(
@@ -346,7 +364,9 @@ function groupCommit<T>(write: (items: T[]) => Promise<void>) {
       pending ??= next();
       pending.items.push(item);
       const { done } = pending;
-      if (!running) pump();
+      if (running) return done;
+      if (pending.items.length >= lanes || gatherMs <= 0) pump();
+      else gathering ??= setTimeout(pump, gatherMs);
       return done;
     },
     async drain(): Promise<void> {
