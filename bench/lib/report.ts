@@ -6,6 +6,7 @@ import os from 'node:os';
 
 export type MetricKey =
   | 'limit'
+  | 'limit.raw'
   | 'peer'
   | 'ceiling.completed'
   | 'ceiling.starts'
@@ -40,6 +41,7 @@ type Ratios = { limit?: number; peer?: number; ceiling?: number };
 
 /** Which measurement each one is compared with, per ratio column. */
 const BASES: Partial<Record<MetricKey, { limit?: MetricKey; peer?: MetricKey; ceiling?: MetricKey }>> = {
+  'limit.raw': { limit: 'limit' },
   peer: { limit: 'limit' },
   fanout: { limit: 'limit', peer: 'peer' },
   'single.completed': { ceiling: 'ceiling.completed' },

@@ -8,6 +8,7 @@ import { diagnose, executionsOf } from '../lib/history';
 import { ApiClient } from '../lib/http';
 import { BENCH_DATA, BENCH_EVENT } from '../lib/message';
 import type { Measurement } from '../lib/report';
+import { cpuSecondsOf } from '../lib/rss';
 import { log, type RowContext } from './context';
 
 const PROGRESS_EVERY_MS = 30_000;
@@ -20,6 +21,7 @@ export async function fanoutRow(ctx: RowContext): Promise<Measurement[]> {
   const api = new ApiClient(herald.apiUrl, ctx.stack.apiKey, 1);
   const before = await ctx.stack.sink.count();
   const sent = async () => (await ctx.stack.sink.count()) - before;
+  const cpuBefore = await cpuSecondsOf(herald.worker.pid);
   const start = performance.now();
   const answer = await api.post('/v1/notifications', {
     event: BENCH_EVENT,
@@ -46,6 +48,9 @@ export async function fanoutRow(ctx: RowContext): Promise<Measurement[]> {
     limit.clear();
   }
   const seconds = secondsSince(start);
+  const cpuAfter = await cpuSecondsOf(herald.worker.pid);
+  const workerCpuMsPerMail =
+    cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / n;
   const mails = await sent();
   if (mails !== n) throw new Error(`fanout: the sink received ${mails} mails for ${n} recipients`);
   log(`fanout: ${mails} mails in ${seconds.toFixed(2)} s; reading its histories…`);
@@ -61,13 +66,14 @@ export async function fanoutRow(ctx: RowContext): Promise<Measurement[]> {
       seconds,
       value: mails / seconds,
       unit: 'mails/s',
-      notes: `${channels.join('+')}; ${runs.length} run(s), ${executions.length - runs.length} child(ren), max ${maxEventsPerRun} events/run, ${totalEvents} in all`,
+      notes: `${channels.join('+')}; ${runs.length} run(s), ${executions.length - runs.length} child(ren), max ${maxEventsPerRun} events/run, ${totalEvents} in all${workerCpuMsPerMail === null ? '' : `; worker CPU ${workerCpuMsPerMail.toFixed(2)} ms/mail`}`,
       details: {
         workflowId,
         runs: runs.length,
         children: executions.length - runs.length,
         maxEventsPerRun,
         totalEvents,
+        workerCpuMsPerMail,
         counts: outcome.counts,
       },
     },
