@@ -27,6 +27,9 @@
  *   events, carrying its cursor, counts and acknowledgement.
  * - send context: what accepting a notification reads of its tenant, in one round trip (db/queries/send-context.ts).
  * - look: the tenant's catalogue and brand a send renders with, read once per batch (activities/notification/send-batch.ts).
+ * - send lane: one of a batch's concurrent sends (as many as the channel's pool); each waits for its success to be logged.
+ * - group commit: successes of several lanes written in one statement, gathered for up to 3 ms (send-batch.ts).
+ * - raw message: an email composed by Herald as one buffer (activities/channels/email/mime.ts); nodemailer only sends it.
  */
 
 import type { DedupeRule, ThrottleRule } from './dedupe-rules';
