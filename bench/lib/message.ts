@@ -5,6 +5,7 @@
  */
 import type { SendMailOptions } from 'nodemailer';
 import { deliveryMessageId } from '../../activities/channels/email';
+import type { MailParts } from '../../activities/channels/email/mime';
 import { resolveBrand } from '../../common/settings/brand';
 import type { RenderedEmail, TemplateRegistry } from '../../templates/registry';
 
@@ -33,8 +34,8 @@ export function renderFor(templates: TemplateRegistry, i: number, notificationId
   return email;
 }
 
-/** The nodemailer message for recipient i, shaped as Herald's email channel shapes it. */
-export function mailFor(email: RenderedEmail, i: number, notificationId: string): SendMailOptions {
+/** The parts of recipient i's message, shaped as Herald's email channel shapes them. */
+export function partsFor(email: RenderedEmail, i: number, notificationId: string): MailParts {
   const recipient = recipientOf(i);
   return {
     from: MAIL_FROM,
@@ -44,9 +45,12 @@ export function mailFor(email: RenderedEmail, i: number, notificationId: string)
     text: email.text,
     messageId: deliveryMessageId(notificationId, recipient.externalId),
     headers: { 'X-Herald-Notification': notificationId, 'X-Herald-Delivery': String(i) },
-    disableUrlAccess: true,
-    disableFileAccess: true,
   };
+}
+
+/** The same message for nodemailer to compose. */
+export function mailFor(email: RenderedEmail, i: number, notificationId: string): SendMailOptions {
+  return { ...partsFor(email, i, notificationId), disableUrlAccess: true, disableFileAccess: true };
 }
 
 /** Bytes of the html and text parts, for the header line (Herald's message, before MIME encoding). */

@@ -9,7 +9,7 @@ import type { SendMailOptions } from 'nodemailer';
 import { createSmtpTransport } from '../../activities/channels/email';
 import { composeMail } from '../../activities/channels/email/mime';
 import { inFlight, secondsSince } from '../lib/concurrency';
-import { mailFor, renderFor } from '../lib/message';
+import { mailFor, partsFor, renderFor } from '../lib/message';
 import type { Measurement } from '../lib/report';
 import { expectMails, log, type RowContext } from './context';
 
@@ -21,17 +21,8 @@ export async function limitRow(ctx: RowContext): Promise<Measurement[]> {
   const email = renderFor(ctx.stack.templates, 1, NOTIFICATION_ID);
   const limit = await sendAll(ctx, 'limit', (i) => mailFor(email, i + 1, NOTIFICATION_ID));
   const raw = await sendAll(ctx, 'limit (raw)', (i) => {
-    const mail = mailFor(email, i + 1, NOTIFICATION_ID);
-    const composed = composeMail({
-      from: mail.from as string,
-      to: mail.to as { name: string; address: string },
-      subject: email.subject,
-      html: email.html,
-      text: email.text,
-      messageId: mail.messageId!,
-      headers: mail.headers as Record<string, string>,
-    });
-    return { envelope: composed.envelope, raw: composed.raw };
+    const { envelope, raw } = composeMail(partsFor(email, i + 1, NOTIFICATION_ID));
+    return { envelope, raw };
   });
   return [
     {

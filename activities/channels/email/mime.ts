@@ -3,10 +3,10 @@
  *
  * Nodemailer's composer pipes each part through encoder streams and hands the socket one write per
  * chunk; in a fan-out that was about a fifth of the worker's main thread plus most of its socket
- * writes. Here the headers still come from nodemailer's MimeNode (address, RFC 2047 and folding
- * rules stay nodemailer's), the two text parts are encoded with its quoted-printable and base64
- * functions, picked by the same rule it uses, and the whole message is one Buffer: one chunk
- * through SMTP's dot-stuffing and one socket write.
+ * writes. Here the common header block is written directly (byte-equal to nodemailer's MimeNode,
+ * which still writes every header that needs encoding), the two text parts get nodemailer's
+ * 7bit / quoted-printable / base64 choice, and the whole message is one Buffer: one chunk through
+ * SMTP's dot-stuffing and one socket write.
  */
 import { randomBytes } from 'node:crypto';
 import * as base64 from 'nodemailer/lib/base64';
