@@ -1,9 +1,9 @@
-import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool';
 import { TemplateRegistry } from '../templates/registry';
 import { createApp } from './app';
 import { loadApiConfig } from './config';
+import { serveApp } from './http-server';
 import { closeInboxStream } from './inbox-stream';
 
 /** The API process: builds its dependencies once and serves. */
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ db, temporal, templates, config });
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+  const server = serveApp(app, { port: config.PORT, hostname: config.HOST }, (info) => {
     console.log(
       JSON.stringify({
         msg: 'api listening',

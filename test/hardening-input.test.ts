@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -182,6 +183,72 @@ describe('hostile input to the API', () => {
         data: { ...registry.manifest('ticket.created')!.sample, title: '[{'.repeat(500) + '\\"' },
       });
       expect(response.status).toBe(200);
+    });
+  });
+
+  describe('what the HTTP parser refuses before the app', () => {
+    /**
+     * One raw HTTP/1.1 exchange: writes `head`, then `rest` after `pauseMs` (a client whose request
+     * arrives in pieces), and reads until the server closes. A reset instead of a close is an error.
+     */
+    async function exchange(
+      head: string,
+      rest = '',
+      pauseMs = 0,
+    ): Promise<{ response: ApiResponse; raw: string }> {
+      const { port } = new URL(stack.baseUrl);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const closed = new Promise<void>((resolve, reject) => {
+        socket.on('error', reject);
+        socket.on('close', () => resolve());
+      });
+      await new Promise<void>((resolve) => socket.on('connect', resolve));
+      socket.write(head);
+      if (rest) {
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        if (socket.writable) socket.write(rest);
+      }
+      await closed;
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const [statusLine, ...lines] = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
+      const headers = new Headers(lines.map((line) => line.split(/:\s*/, 2) as [string, string]));
+      const text = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // keep the text: the assertion on it says what came back
+      }
+      return { response: { status: Number((statusLine ?? '').split(' ')[1]), body, headers }, raw };
+    }
+
+    const overLong = (pathAndQuery: string, body = '') =>
+      `DELETE ${pathAndQuery} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${stack.apiKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+
+    it('a 24 KB query string → 431 headers_too_large in our error shape, with a length, then a clean close', async () => {
+      const endpoint = `https://push.example.com/${'e'.repeat(24_000)}`;
+      const body = JSON.stringify({ endpoint: 'x'.repeat(2_000) });
+      // The body arrives after the server has answered: it must still close, not reset.
+      const { response, raw } = await exchange(
+        overLong(`/v1/recipients/${recipient}/push-subscriptions?endpoint=${endpoint}`, body),
+        body,
+        100,
+      );
+      expectError(response, 431, 'headers_too_large');
+      expect(response.body.error.details[0].path).toBe('headers');
+      expect(response.headers.get('connection')).toBe('close');
+      expect(Number(response.headers.get('content-length'))).toBe(
+        Buffer.byteLength(raw.slice(raw.indexOf('\r\n\r\n') + 4)),
+      );
+    });
+
+    it('a request that is not HTTP → 400 malformed_request; the server goes on answering', async () => {
+      const { response } = await exchange('HELLO THERE\r\n\r\n');
+      expectError(response, 400, 'malformed_request');
+      expect((await stack.api('GET', `/v1/recipients/${recipient}`)).status).toBe(200);
     });
   });
 

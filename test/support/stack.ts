@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createApp } from '../../api/app';
+import { serveApp } from '../../api/http-server';
 import { createHeraldClient, type HeraldClient } from '../../clients/typescript/src';
 import { closeInboxStream } from '../../api/inbox-stream';
 import { loadApiConfig, type ApiConfig } from '../../api/config';
@@ -157,7 +158,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const app = createApp({ db, temporal: client, templates, config });
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    const s = serveApp(app, { port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
