@@ -156,5 +156,11 @@ describe('two API processes on one database', () => {
     expectError(await call(a, 'GET', '/v1/templates', victim.key), 401, 'unauthorized');
     // The admin key that revoked it still works on both.
     expect((await call(b, 'GET', '/v1/api-keys', admin)).status).toBe(200);
+    // The key's lookup counts the request in the same statement: refused requests counted nothing.
+    const window = await db.query<{ count: number }>(
+      'SELECT count FROM api_rate_limits WHERE principal = $1',
+      [victim.id],
+    );
+    expect(window.rows).toEqual([{ count: 2 }]);
   });
 });

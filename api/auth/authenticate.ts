@@ -1,6 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
 import { hashApiKey, looksLikeApiKey } from '../../common/api-keys';
-import { findActiveApiKey, touchApiKey } from '../../db/queries/api-keys';
+import {
+  findActiveApiKey,
+  findActiveApiKeyCounting,
+  touchApiKey,
+  type ApiKeyPrincipal,
+} from '../../db/queries/api-keys';
+import type { RateWindow } from '../../db/queries/rate-limits';
 import type { AppEnv } from '../deps';
 import { HttpError } from '../errors';
 import { endUserTokenKey, looksLikeEndUserToken, verifyEndUserToken } from './end-user-token';
@@ -34,12 +40,12 @@ export const unauthorized = (message: string) =>
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (SELF_AUTHENTICATED.some((pattern) => pattern.test(c.req.path))) return next();
   c.header('WWW-Authenticate', 'Bearer realm="herald"');
-  const principal = await identify(
+  const { principal, window } = await identify(
     c.var.deps,
     bearer(c.req.header('authorization'), c.req.path, c.req.query('token')),
   );
   c.set('principal', principal);
-  await enforceRateLimit(c, principal);
+  await enforceRateLimit(c, principal, window);
   return next();
 };
 
@@ -60,7 +66,11 @@ function bearer(header: string | undefined, path: string, queryToken: string | u
   throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"');
 }
 
-async function identify(deps: AppEnv['Variables']['deps'], credential: string): Promise<Principal> {
+/** The caller, and for an API key the request already counted against its rate limit. */
+async function identify(
+  deps: AppEnv['Variables']['deps'],
+  credential: string,
+): Promise<{ principal: Principal; window?: RateWindow }> {
   if (looksLikeEndUserToken(credential)) {
     const secret = deps.config.HERALD_SECRET_KEY;
     if (!secret) throw unauthorized('end-user tokens are not accepted: HERALD_SECRET_KEY is not set');
@@ -70,12 +80,19 @@ async function identify(deps: AppEnv['Variables']['deps'], credential: string): 
         check.reason === 'expired' ? 'the end-user token has expired' : 'invalid end-user token',
       );
     }
-    return { kind: 'end_user', ...check.claims };
+    return { principal: { kind: 'end_user', ...check.claims } };
   }
   if (!looksLikeApiKey(credential)) throw unauthorized('malformed API key (keys look like hk_…)');
-  const key = await findActiveApiKey(deps.db, hashApiKey(credential));
-  if (!key) throw unauthorized('unknown or revoked API key');
+  const found: { key: ApiKeyPrincipal; window?: RateWindow } | null =
+    deps.config.RATE_LIMIT_PER_MINUTE === 0
+      ? await findActiveApiKey(deps.db, hashApiKey(credential)).then((key) => key && { key })
+      : await findActiveApiKeyCounting(deps.db, hashApiKey(credential));
+  if (!found) throw unauthorized('unknown or revoked API key');
+  const { key, window } = found;
   // Bookkeeping only: a failed write must not fail the request.
   if (key.useIsStale) void touchApiKey(deps.db, key.id).catch(() => undefined);
-  return { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, scopes: key.scopes };
+  return {
+    principal: { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, scopes: key.scopes },
+    window,
+  };
 }

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { countRequest } from '../../db/queries/rate-limits';
+import { countRequest, type RateWindow } from '../../db/queries/rate-limits';
 import type { AppEnv } from '../deps';
 import { HttpError } from '../errors';
 import { rateLimitBucket, type Principal } from './principal';
@@ -9,10 +9,15 @@ import { rateLimitBucket, type Principal } from './principal';
  * API processes share it. Sets the IETF `RateLimit-*` headers on every answer and `Retry-After`
  * on a 429.
  */
-export async function enforceRateLimit(c: Context<AppEnv>, principal: Principal): Promise<void> {
+export async function enforceRateLimit(
+  c: Context<AppEnv>,
+  principal: Principal,
+  /** The request counted already (an API key's lookup counts it in the same statement). */
+  counted?: RateWindow,
+): Promise<void> {
   const limit = c.var.deps.config.RATE_LIMIT_PER_MINUTE;
   if (limit === 0) return;
-  const window = await countRequest(c.var.deps.db, rateLimitBucket(principal));
+  const window = counted ?? (await countRequest(c.var.deps.db, rateLimitBucket(principal)));
   const resetSeconds = Math.max(1, Math.ceil((window.resetAt.getTime() - Date.now()) / 1000));
   c.header('RateLimit-Limit', String(limit));
   c.header('RateLimit-Remaining', String(Math.max(0, limit - window.count)));

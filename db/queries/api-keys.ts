@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { apiKeyPrefix, generateApiKey, hashApiKey, type Scope } from '../../common/api-keys';
 import type { Queryable } from './recipients';
+import { COUNT_IN_WINDOW, toRateWindow, type RateWindow, type RateWindowRow } from './rate-limits';
 
 /** A stored key as lists show it: never the key itself, nor its hash. */
 export interface ApiKeyInfo {
@@ -73,15 +74,51 @@ export async function createApiKey(
  * on every API process from the next request on.
  */
 export async function findActiveApiKey(db: Queryable, keyHash: string): Promise<ApiKeyPrincipal | null> {
-  const result = await db.query<{ id: string; tenant_id: string | null; scopes: Scope[]; stale: boolean }>(
-    `SELECT id, tenant_id, scopes,
-            (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
-       FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+  const result = await db.query<KeyRow>(`SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL`, [
+    keyHash,
+  ]);
+  const row = result.rows[0];
+  return row ? toPrincipal(row) : null;
+}
+
+/**
+ * The same lookup, and the request counted in the key's rate-limit window (bucket: the key's id) in
+ * the same statement: one round trip instead of two on every request an API key makes. Nothing is
+ * counted for an unknown or revoked key.
+ */
+export async function findActiveApiKeyCounting(
+  db: Queryable,
+  keyHash: string,
+): Promise<{ key: ApiKeyPrincipal; window: RateWindow } | null> {
+  const result = await db.query<KeyRow & RateWindowRow>(
+    `WITH key AS (SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL),
+          counted AS (
+            INSERT INTO api_rate_limits AS r (principal, window_start, count)
+            SELECT id, now(), 1 FROM key ${COUNT_IN_WINDOW})
+     SELECT key.*, counted.count, counted.reset_at FROM key, counted`,
     [keyHash],
   );
   const row = result.rows[0];
-  return row ? { id: row.id, tenantId: row.tenant_id, scopes: row.scopes, useIsStale: row.stale } : null;
+  return row ? { key: toPrincipal(row), window: toRateWindow(row) } : null;
 }
+
+interface KeyRow {
+  id: string;
+  tenant_id: string | null;
+  scopes: Scope[];
+  stale: boolean;
+}
+
+const KEY_LOOKUP = `id, tenant_id, scopes,
+            (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+       FROM api_keys`;
+
+const toPrincipal = (row: KeyRow): ApiKeyPrincipal => ({
+  id: row.id,
+  tenantId: row.tenant_id,
+  scopes: row.scopes,
+  useIsStale: row.stale,
+});
 
 /**
  * Records a use. Called only when the lookup found the last one over a minute old, so a busy key
