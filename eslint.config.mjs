@@ -1,6 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Tooling (the CLI, dev, bench helpers) may use the product; the product never uses the tooling. */
+const NO_SCRIPTS = {
+  group: ['**/scripts/*', '**/scripts/**'],
+  message: 'Nothing the product runs imports scripts/: move what both need into common/ (or the layer that owns it).',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -39,6 +45,7 @@ export default tseslint.config(
               group: ['pg', 'nodemailer', 'mjml', 'liquidjs', '../db/*', '../api/*', '../worker/*'],
               message: 'Workflows must not import side-effecting modules.',
             },
+            NO_SCRIPTS,
           ],
         },
       ],
@@ -55,9 +62,14 @@ export default tseslint.config(
               group: ['../workflows/*', '../../workflows/*'],
               message: 'The API talks to workflows through common/ definitions only.',
             },
+            NO_SCRIPTS,
           ],
         },
       ],
     },
+  },
+  {
+    files: ['worker/**/*.ts', 'activities/**/*.ts', 'common/**/*.ts', 'db/**/*.ts', 'templates/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_SCRIPTS] }] },
   },
 );

@@ -1,11 +1,18 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { msToTs } from '@temporalio/common/lib/time';
+import { Client } from '@temporalio/client';
+import { ensureSearchAttributes } from '../worker/create-worker';
 import { loadSchedulesFile, parseSchedulesFile, type DeclaredSchedule } from '../common/schedules';
-import { getSchedule, listScheduleIds, syncSchedules } from '../scripts/schedules';
+import { getSchedule, listScheduleIds, syncSchedules } from '../common/temporal-schedules';
 import { createKey } from './support/auth';
 import { expectError } from './support/expect-error';
 import { ROOT } from './support/env';
 import { startStack, uniq, type Stack } from './support/stack';
+import { startWorkerProcess, stopWorkerProcess } from './support/worker-process';
 
 // Schedules live in the Temporal namespace every test file shares: this file only declares ids with its
 // own prefix and syncs with that prefix as the owned one, so it never touches another file's schedules.
@@ -278,5 +285,55 @@ describe('through the API and the CLI', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/no schedule/);
     expect(herald('schedules', 'frobnicate').status).toBe(2);
+  });
+});
+
+describe('the worker with HERALD_SYNC_SCHEDULES=true', () => {
+  // Its own namespace: the worker owns every herald- schedule there and deletes the undeclared ones.
+  const namespace = `sync-${randomBytes(4).toString('hex')}`;
+  let dir: string;
+  let client: Client;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'herald-schedules-'));
+    await stack.client.connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    await ensureSearchAttributes(stack.env.temporalAddress, namespace);
+    client = new Client({ connection: stack.client.connection, namespace });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const worker = (file: string) =>
+    startWorkerProcess(stack, {
+      TEMPORAL_NAMESPACE: namespace,
+      HERALD_SYNC_SCHEDULES: 'true',
+      HERALD_SCHEDULES_FILE: file,
+    });
+
+  test('syncs HERALD_SCHEDULES_FILE onto its task queue before it reports started', async () => {
+    const file = path.join(dir, 'schedules.yaml');
+    writeFileSync(
+      file,
+      'schedules:\n  - id: herald-sync-check\n    workflowType: overdueWorkflow\n' +
+        `    args: [{ dryRun: true, keyPrefix: "${namespace}-none-" }]\n    spec: { every: 1h }\n    paused: true\n`,
+    );
+    const child = await worker(file);
+    try {
+      const synced = await getSchedule(client, 'herald-sync-check');
+      expect(synced).toMatchObject({ workflowType: 'overdueWorkflow', paused: true, spec: 'every 1h' });
+      const action = (await client.schedule.getHandle('herald-sync-check').describe()).action;
+      expect(action).toMatchObject({ type: 'startWorkflow', taskQueue: stack.taskQueue });
+    } finally {
+      await stopWorkerProcess(child, 'SIGTERM');
+    }
+  });
+
+  test('a bad schedules file stops it with the problem named, before it starts', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'schedules:\n  - id: not-herald\n    workflowType: y\n    spec: { every: 1h }\n');
+    await expect(worker(file)).rejects.toThrow(
+      /worker exited early with 1: .*schedules\.0\.id: must start with herald-/s,
+    );
   });
 });

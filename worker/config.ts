@@ -32,6 +32,10 @@ const schema = z.object({
   TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
   /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
   SMTP_TENANT_TRANSPORTS_MAX: z.coerce.number().int().min(1).default(50),
+  /** true: at start the worker syncs the schedules file onto its task queue (common/temporal-schedules.ts). */
+  HERALD_SYNC_SCHEDULES: z.enum(['true', 'false']).default('false'),
+  /** The schedules file to sync; config/schedules.yaml if unset. */
+  HERALD_SCHEDULES_FILE: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
   BRAND_NAME: z.string().default('Herald'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),

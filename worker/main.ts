@@ -1,15 +1,17 @@
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createPool } from '../db/pool';
 import { pendingMigrations } from '../db/migrate';
-import { syncSchedulesFromEnv } from '../scripts/schedules';
 import { TemplateRegistry } from '../templates/registry';
 import { resealWebhookEndpoints } from '../activities/channels/webhook/endpoint-url';
 import { deliveryTuning } from '../common/delivery-tuning';
 import { createLogger } from '../common/logger';
 import { workerMetrics } from '../common/metrics';
+import { loadSchedulesFile } from '../common/schedules';
 import { parseSecretKey } from '../common/secret-box';
+import { syncSchedules, type SyncResult } from '../common/temporal-schedules';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
-import { loadWorkerConfig } from './config';
+import { loadWorkerConfig, type WorkerConfig } from './config';
 import { bundleWorkflowsInChild } from './workflow-bundle';
 import { startStatusEventsFromConfig } from './status-events/from-config';
 import {
@@ -60,6 +62,9 @@ async function main(): Promise<void> {
     config.WORKER_METRICS_PORT === undefined
       ? undefined
       : await startMetricsServer(workerMetrics(), config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST);
+  // Before the startup line: a bad schedules file stops the worker before it says it started.
+  const schedules = await syncSchedulesAtStart(config);
+  if (schedules) console.log(JSON.stringify({ msg: 'schedules synced', ...schedules }));
   // `herald dev` and the tests wait for this line: it is written whatever LOG_LEVEL says.
   const startup = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
   startup.info(
@@ -76,8 +81,6 @@ async function main(): Promise<void> {
     },
     'worker started',
   );
-  const schedules = await syncSchedulesFromEnv(process.env); // HERALD_SYNC_SCHEDULES=true
-  if (schedules) console.log(JSON.stringify({ msg: 'schedules synced', ...schedules }));
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -89,6 +92,19 @@ async function main(): Promise<void> {
     await setup.close();
     await connection.close();
     await db.end();
+  }
+}
+
+/** HERALD_SYNC_SCHEDULES=true: the schedules file synced onto this worker's task queue; else null. */
+async function syncSchedulesAtStart(config: WorkerConfig): Promise<SyncResult | null> {
+  if (config.HERALD_SYNC_SCHEDULES !== 'true') return null;
+  const declared = loadSchedulesFile(config.HERALD_SCHEDULES_FILE);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    return await syncSchedules(client, config.HERALD_TASK_QUEUE, declared);
+  } finally {
+    await connection.close();
   }
 }
 

@@ -1,5 +1,10 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { controlSchedule, getSchedule, listSchedules, type ScheduleCommand } from '../../scripts/schedules';
+import {
+  controlSchedule,
+  getSchedule,
+  listSchedules,
+  type ScheduleCommand,
+} from '../../common/temporal-schedules';
 import { securedRoute } from '../auth/access';
 import { HERALD_SCHEDULE_PREFIX } from '../../common/schedules';
 import type { AppEnv } from '../deps';
