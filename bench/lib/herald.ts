@@ -2,6 +2,7 @@
  * Herald as deployed: worker/main.ts and api/main.ts, each in its own process, configured through
  * their environment like any deployment, on the bench's PostgreSQL, Temporal server and sink.
  */
+import path from 'node:path';
 import type { BenchConfig } from '../config';
 import { WORKER_NODE_FLAGS } from '../../worker/memory-limits';
 import { startTsChild, type RunningChild } from './children';
@@ -42,11 +43,10 @@ export async function startHerald(config: BenchConfig, stack: BenchStack): Promi
     RATE_LIMIT_PER_MINUTE: '0',
     MAX_SENDS_PER_NOTIFICATION: String(Math.max(100_000, flags.recipients * 4)),
   };
-  // Written when each process exits: `node --cpu-prof-dir`, one .cpuprofile per process, named by pid.
+  // Written when each process exits: one directory per process, one .cpuprofile per thread in it (Node's
+  // own names, with pid and thread id): the worker runs its workflows on threads of their own.
   const profile = (name: string) =>
-    flags['cpu-prof']
-      ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`, `--cpu-prof-name=${name}.cpuprofile`]
-      : [];
+    flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(flags['cpu-prof'], name)}`] : [];
   const worker = await startTsChild({
     script: 'worker/main.ts',
     nodeArgs: [...WORKER_NODE_FLAGS, ...profile('worker')],

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { apiKeyPrefix, generateApiKey, hashApiKey, type Scope } from '../../common/api-keys';
 import type { Queryable } from './recipients';
 import { COUNT_IN_WINDOW, toRateWindow, type RateWindow, type RateWindowRow } from './rate-limits';
+import { prepared } from '../prepared';
 
 /** A stored key as lists show it: never the key itself, nor its hash. */
 export interface ApiKeyInfo {
@@ -74,9 +75,10 @@ export async function createApiKey(
  * on every API process from the next request on.
  */
 export async function findActiveApiKey(db: Queryable, keyHash: string): Promise<ApiKeyPrincipal | null> {
-  const result = await db.query<KeyRow>(`SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL`, [
-    keyHash,
-  ]);
+  const result = await db.query<KeyRow>(
+    prepared(`SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL`),
+    [keyHash],
+  );
   const row = result.rows[0];
   return row ? toPrincipal(row) : null;
 }
@@ -91,11 +93,11 @@ export async function findActiveApiKeyCounting(
   keyHash: string,
 ): Promise<{ key: ApiKeyPrincipal; window: RateWindow } | null> {
   const result = await db.query<KeyRow & RateWindowRow>(
-    `WITH key AS (SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL),
+    prepared(`WITH key AS (SELECT ${KEY_LOOKUP} WHERE key_hash = $1 AND revoked_at IS NULL),
           counted AS (
             INSERT INTO api_rate_limits AS r (principal, window_start, count)
             SELECT id, now(), 1 FROM key ${COUNT_IN_WINDOW})
-     SELECT key.*, counted.count, counted.reset_at FROM key, counted`,
+     SELECT key.id, key.tenant_id, key.scopes, key.stale, counted.count, counted.reset_at FROM key, counted`),
     [keyHash],
   );
   const row = result.rows[0];

@@ -1,6 +1,7 @@
 import type { ChannelName, DeliveryStatus, IdRange, RangeCursor } from '../../common/types';
 import { applyPendingProviderStatuses } from './provider-status';
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 export interface Delivery {
   id: string;
@@ -307,7 +308,7 @@ export async function levelSummary(
     held: string;
     held_until: Date | null;
   }>(
-    `WITH level AS (
+    prepared(`WITH level AS (
        SELECT recipient_key, channel, not_before, status = ANY($3::text[]) AS open
          FROM deliveries WHERE notification_id = $1 AND level = $2
      ), groups AS (
@@ -318,7 +319,7 @@ export async function levelSummary(
             (SELECT sum(ceil(n::numeric / $5)) FROM groups) AS batches,
             count(*) FILTER (WHERE open AND not_before > $4) AS held,
             min(not_before) FILTER (WHERE open AND not_before > $4) AS held_until
-       FROM level`,
+       FROM level`),
     [p.notificationId, p.level, OPEN_STATUSES, p.now, p.batchSize],
   );
   const row = result.rows[0];
@@ -439,8 +440,8 @@ export async function openDeliveriesInRange(
 export async function claimDeliveries(db: Queryable, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const result = await db.query<{ id: string }>(
-    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
-      WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[]) RETURNING id`,
+    prepared(`UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now()
+      WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[]) RETURNING id`),
     [ids, OPEN_STATUSES],
   );
   return new Set(result.rows.map((r) => String(r.id)));
@@ -458,14 +459,16 @@ export async function markDeliveriesSent(
 ): Promise<void> {
   if (sent.length === 0) return;
   await db.query(
-    `UPDATE deliveries d SET status = 'sent', provider_message_id = u.pmid, error = NULL, sent_at = now(), updated_at = now()
-       FROM unnest($1::bigint[], $2::text[]) AS u(id, pmid) WHERE d.id = u.id`,
+    prepared(`UPDATE deliveries d SET status = 'sent', provider_message_id = u.pmid, error = NULL, sent_at = now(), updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, pmid) WHERE d.id = u.id`),
     [sent.map((s) => s.id), sent.map((s) => s.providerMessageId)],
   );
   if (!options.earlyCallbacks) return;
   // Provider callbacks that overtook the send's answer (Twilio) are rare: look for them in one query.
   const early = await db.query<{ provider_message_id: string }>(
-    `SELECT DISTINCT provider_message_id FROM pending_provider_statuses WHERE provider_message_id = ANY($1::text[])`,
+    prepared(
+      `SELECT DISTINCT provider_message_id FROM pending_provider_statuses WHERE provider_message_id = ANY($1::text[])`,
+    ),
     [sent.map((s) => s.providerMessageId)],
   );
   for (const row of early.rows) await applyPendingProviderStatuses(db, row.provider_message_id);
@@ -523,7 +526,7 @@ export async function countDeliveriesByStatus(
   notificationId: string,
 ): Promise<Partial<Record<DeliveryStatus, number>>> {
   const result = await db.query<{ status: DeliveryStatus; n: string }>(
-    'SELECT status, count(*) AS n FROM deliveries WHERE notification_id = $1 GROUP BY status',
+    prepared('SELECT status, count(*) AS n FROM deliveries WHERE notification_id = $1 GROUP BY status'),
     [notificationId],
   );
   return Object.fromEntries(result.rows.map((r) => [r.status, Number(r.n)]));

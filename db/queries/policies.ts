@@ -1,14 +1,15 @@
 import type { ChannelName } from '../../common/types';
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 /** Whether any recipient policy exists in the tenant; when none does, resolution skips the per-recipient pass. */
 export async function tenantHasPolicies(db: Queryable, tenantId: string): Promise<boolean> {
   const result = await db.query<{ any: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM preferences WHERE tenant_id = $1)
+    prepared(`SELECT EXISTS (SELECT 1 FROM preferences WHERE tenant_id = $1)
          OR EXISTS (SELECT 1 FROM group_preferences WHERE tenant_id = $1)
          OR EXISTS (SELECT 1 FROM recipients WHERE tenant_id = $1 AND (digest IS NOT NULL OR failover IS NOT NULL))
          OR EXISTS (SELECT 1 FROM email_suppressions WHERE tenant_id = $1)
-       AS any`,
+       AS any`),
     [tenantId],
   );
   return result.rows[0]?.any ?? false;

@@ -1,4 +1,5 @@
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 export interface RateWindow {
   /** Requests counted in the current window, this one included. */
@@ -14,7 +15,9 @@ export interface RateWindow {
  */
 export async function countRequest(db: Queryable, principal: string): Promise<RateWindow> {
   const result = await db.query<RateWindowRow>(
-    `INSERT INTO api_rate_limits AS r (principal, window_start, count) VALUES ($1, now(), 1) ${COUNT_IN_WINDOW}`,
+    prepared(
+      `INSERT INTO api_rate_limits AS r (principal, window_start, count) VALUES ($1, now(), 1) ${COUNT_IN_WINDOW}`,
+    ),
     [principal],
   );
   return toRateWindow(result.rows[0]!);

@@ -7,6 +7,7 @@ import {
   type OpenDeliveryRow,
 } from './deliveries';
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 /**
  * A small level's open deliveries, with what their renders need (as `openDeliveriesInRange`), in
@@ -36,9 +37,9 @@ export async function markSmallNotificationFinished(
   recipientCount: number,
 ): Promise<void> {
   await db.query(
-    `UPDATE notifications SET status = $2, recipient_count = $3, updated_at = now(),
+    prepared(`UPDATE notifications SET status = $2, recipient_count = $3, updated_at = now(),
             completed_at = COALESCE(completed_at, now())
-      WHERE id = $1`,
+      WHERE id = $1`),
     [id, status, recipientCount],
   );
 }

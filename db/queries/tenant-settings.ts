@@ -1,4 +1,5 @@
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 /** The kinds of per-tenant settings; each has its own module that parses `config` (common/settings/). */
 export const SETTING_KINDS = ['smtp', 'twilio', 'brand'] as const;
@@ -40,7 +41,9 @@ export async function getTenantSetting(
   kind: SettingKind,
 ): Promise<TenantSettingRow | null> {
   const result = await db.query<Row>(
-    'SELECT tenant_id, kind, config, secret, version, updated_at FROM tenant_settings WHERE tenant_id = $1 AND kind = $2',
+    prepared(
+      'SELECT tenant_id, kind, config, secret, version, updated_at FROM tenant_settings WHERE tenant_id = $1 AND kind = $2',
+    ),
     [tenantId, kind],
   );
   return result.rows[0] ? toSetting(result.rows[0]) : null;
@@ -93,7 +96,7 @@ export async function tenantSettingVersion(
   kind: SettingKind,
 ): Promise<number> {
   const result = await db.query<{ version: string }>(
-    'SELECT version FROM tenant_settings WHERE tenant_id = $1 AND kind = $2',
+    prepared('SELECT version FROM tenant_settings WHERE tenant_id = $1 AND kind = $2'),
     [tenantId, kind],
   );
   return result.rows[0] ? Number(result.rows[0].version) : 0;

@@ -1,4 +1,5 @@
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 /** A push or in-app card as a tenant writes it: Liquid in each field. */
 export interface CardSource {
@@ -58,7 +59,7 @@ const toRow = (row: Row): TenantTemplateRow => ({
  */
 export async function tenantTemplatesVersion(db: Queryable, tenantId: string): Promise<number> {
   const result = await db.query<{ version: string }>(
-    'SELECT version FROM tenant_template_versions WHERE tenant_id = $1',
+    prepared('SELECT version FROM tenant_template_versions WHERE tenant_id = $1'),
     [tenantId],
   );
   return result.rows[0] ? Number(result.rows[0].version) : 0;
