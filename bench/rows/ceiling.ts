@@ -42,24 +42,11 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
       const start = performance.now();
       const results = awaitResults(handles);
       await inFlight(n, flags['in-flight'], async (i) => {
-        handles.push(
-          await ctx.stack.client.workflow.start<typeof bareNotification>('bareNotification', {
-            taskQueue: TASK_QUEUE,
-            workflowId: `bare-${run}-${i}`,
-            args: [i + 1],
-          }),
-        );
+        handles.push(await startBare(ctx, `bare-${run}-${i}`, i));
       });
       const startSeconds = secondsSince(start);
       handles.end();
-      const limit = deadline(flags['timeout-minutes'] * 60_000, 'ceiling');
-      try {
-        const outcome = await Promise.race([results, limit.promise]);
-        if (outcome.failed > 0)
-          throw new Error(`ceiling: ${outcome.failed} failed (${outcome.firstFailure})`);
-      } finally {
-        limit.clear();
-      }
+      await allCompleted(ctx, results, 'ceiling');
       return { startSeconds, seconds: secondsSince(start) };
     });
     log(
@@ -104,23 +91,11 @@ async function startsAtFixedRate(ctx: RowContext, run: string): Promise<Measurem
     const handles = new Feed<WorkflowHandle>();
     const results = awaitResults(handles);
     const measured = await openLoop(total, rate, async (i) => {
-      handles.push(
-        await ctx.stack.client.workflow.start<typeof bareNotification>('bareNotification', {
-          taskQueue: TASK_QUEUE,
-          workflowId: `bare-${run}-fixed-${i}`,
-          args: [i + 1],
-        }),
-      );
+      handles.push(await startBare(ctx, `bare-${run}-fixed-${i}`, i));
       return true;
     });
     handles.end();
-    const limit = deadline(flags['timeout-minutes'] * 60_000, 'ceiling at a fixed rate');
-    try {
-      const outcome = await Promise.race([results, limit.promise]);
-      if (outcome.failed > 0) throw new Error(`ceiling: ${outcome.failed} failed (${outcome.firstFailure})`);
-    } finally {
-      limit.clear();
-    }
+    await allCompleted(ctx, results, 'ceiling at a fixed rate');
     return measured;
   });
   const p50 = percentile(loop.latencies, 50);
@@ -137,4 +112,27 @@ async function startsAtFixedRate(ctx: RowContext, run: string): Promise<Measurem
     notes: `latency from when each start was due, worker running${loop.failed ? `; ${loop.failed} failed` : ''}; P4b's anchor`,
     details: { rate, p50, p99, failed: loop.failed },
   };
+}
+
+/** One bare workflow (its argument numbers the message it sends). */
+const startBare = (ctx: RowContext, workflowId: string, i: number): Promise<WorkflowHandle> =>
+  ctx.stack.client.workflow.start<typeof bareNotification>('bareNotification', {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [i + 1],
+  });
+
+/** Waits for every started workflow to close, within the bench's timeout; any failure fails the row. */
+async function allCompleted(
+  ctx: RowContext,
+  results: ReturnType<typeof awaitResults>,
+  what: string,
+): Promise<void> {
+  const limit = deadline(ctx.config.flags['timeout-minutes'] * 60_000, what);
+  try {
+    const outcome = await Promise.race([results, limit.promise]);
+    if (outcome.failed > 0) throw new Error(`${what}: ${outcome.failed} failed (${outcome.firstFailure})`);
+  } finally {
+    limit.clear();
+  }
 }
