@@ -18,20 +18,15 @@ interface ParserError extends Error {
   code?: string;
 }
 
-function refusalFor(error: ParserError, maxHeaderSize: number): HttpError {
+function refusalFor(error: ParserError, limit: number): HttpError {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new HttpError(
-        431,
-        'headers_too_large',
-        `request line and headers exceed ${maxHeaderSize} bytes`,
-        [
-          {
-            path: 'headers',
-            message: `the request line (with its query) and headers exceed ${maxHeaderSize} bytes`,
-          },
-        ],
-      );
+      return new HttpError(431, 'headers_too_large', `request line and headers exceed ${limit} bytes`, [
+        {
+          path: 'headers',
+          message: `the request line (with its query) and headers exceed ${limit} bytes`,
+        },
+      ]);
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return new HttpError(413, 'payload_too_large', 'chunk extensions too large', [
         { path: 'body', message: 'chunk extensions too large' },

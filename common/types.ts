@@ -30,6 +30,8 @@
  * - send lane: one of a batch's concurrent sends (as many as the channel's pool); each waits for its success to be logged.
  * - group commit: successes of several lanes written in one statement, gathered for up to 3 ms (send-batch.ts).
  * - raw message: an email composed by Herald as one buffer (activities/channels/email/mime.ts); nodemailer only sends it.
+ * - prepared statement: a hot query PostgreSQL plans once per connection, named by its text's hash (db/prepared.ts).
+ * - schedule: a Temporal Schedule declared in config/schedules.yaml, synced by the CLI or the worker (common/temporal-schedules.ts).
  */
 
 import type { DedupeRule, ThrottleRule } from './dedupe-rules';
