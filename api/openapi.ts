@@ -50,7 +50,8 @@ The same request again with the same \`Idempotency-Key\` returns the same notifi
 Errors are JSON and name the field:
 \`{"error":{"code":"validation_failed","message":"…","details":[{"path":"to.groups[0]","message":"unknown group 'Nope'"}]}}\`.
 Unknown event, group or recipient and missing template variables are \`422\`; malformed input is \`400\`; a body
-over the limit is \`413\`. Nothing is recorded or started when a request is refused.
+over the limit is \`413\`; a request line and headers over 16 KB are \`431 headers_too_large\`. Nothing is recorded
+or started when a request is refused.
 
 ## Typed client
 
