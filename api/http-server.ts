@@ -58,9 +58,8 @@ export function answerParserErrors(server: Server): void {
         'Connection: close\r\n\r\n' +
         body,
     );
-    // Draining what the client still sends keeps the close a FIN, not a reset.
+    // Draining what the client still sends (a data listener reads on) keeps the close a FIN, not a reset.
     socket.on('data', () => {});
-    socket.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   });
 }

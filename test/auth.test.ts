@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
+import { serveApp } from '../api/http-server';
 import { hashApiKey, SCOPES, TENANT_KEY_SCOPES, type Scope } from '../common/api-keys';
 import { revokeApiKey } from '../db/queries/api-keys';
 import { TemplateRegistry } from '../templates/registry';
@@ -368,8 +368,8 @@ describe('authentication and scopes', () => {
         templates: await TemplateRegistry.load(),
         config: stack.config,
       });
-      const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-        const s = serve({ fetch: second.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+      const server = await new Promise<ReturnType<typeof serveApp>>((resolve) => {
+        const s = serveApp(second, { port: 0, hostname: '127.0.0.1' }, () => resolve(s));
       });
       const secondUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       try {
