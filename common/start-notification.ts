@@ -32,6 +32,7 @@ export async function startNotificationWorkflow(
     tenantId: record.tenantId,
     request: record.request,
     tuning: options.tuning,
+    paged: true,
   };
   const origin = options.origin ? ` (${options.origin})` : '';
   try {

@@ -150,6 +150,12 @@ export interface NotificationWorkflowInput {
   tenantId: string;
   request: NotificationRequest;
   tuning: DeliveryTuning;
+  /**
+   * Set by every start since paged fan-out became the only shape: such runs never ask
+   * `patched('paged-fan-out')`, whose marker also upserts TemporalChangeVersion (an event and a
+   * visibility write per notification). Runs without it replay by their marker, or its absence.
+   */
+  paged?: true;
   /** Set when a run continues as new: where the previous one stopped. */
   carried?: NotificationCarry;
 }

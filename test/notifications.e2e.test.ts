@@ -105,6 +105,15 @@ describe('a notification from an HTTP call to real inboxes', () => {
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('completed');
     expect(await description.staticSummary()).toBe('ticket.assigned → 1 group, 1 email (normal)');
+    // The small-audience path: one local activity, and no patch marker (whose TemporalChangeVersion
+    // upsert would cost an event and a visibility write per notification).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const markers = events.flatMap((e) => e.markerRecordedEventAttributes?.markerName ?? []);
+    expect(markers).toEqual(['core_local_activity']);
+    const upserted = events.flatMap((e) =>
+      Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    expect(upserted).toEqual([SEARCH_ATTRIBUTES.status.name]);
   });
 
   it('merges duplicates across recipients, groups and raw emails: one message per person', async () => {

@@ -35,7 +35,10 @@ import { expandLevels } from './escalation-levels';
 import { sendBatchOptions } from './send-options';
 import { legacyNotificationWorkflow } from './notification-legacy';
 
-/** Runs that started before paged fan-out replay the earlier workflow. */
+/**
+ * Runs that started before paged fan-out replay the earlier workflow; runs started with `paged`
+ * (all since) skip the check, so a small notification records no patch marker.
+ */
 const PAGED_FAN_OUT = 'paged-fan-out';
 
 const retryForever: RetryPolicy = {
@@ -63,7 +66,7 @@ const localOptions = (summary: string): LocalActivityOptions => ({
  * a cursor, and continues as new when its history grows long, so any audience fits.
  */
 export async function notificationWorkflow(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
-  if (!input.carried && !patched(PAGED_FAN_OUT)) return legacyNotificationWorkflow(input);
+  if (!input.paged && !input.carried && !patched(PAGED_FAN_OUT)) return legacyNotificationWorkflow(input);
   return pagedNotification(input);
 }
 
