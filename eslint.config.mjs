@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint';
 /** Tooling (the CLI, dev, bench helpers) may use the product; the product never uses the tooling. */
 const NO_SCRIPTS = {
   group: ['**/scripts/*', '**/scripts/**'],
-  message: 'Nothing the product runs imports scripts/: move what both need into common/ (or the layer that owns it).',
+  message:
+    'Nothing the product runs imports scripts/: move what both need into common/ (or the layer that owns it).',
 };
 
 export default tseslint.config(
@@ -71,5 +72,30 @@ export default tseslint.config(
   {
     files: ['worker/**/*.ts', 'activities/**/*.ts', 'common/**/*.ts', 'db/**/*.ts', 'templates/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_SCRIPTS] }] },
+  },
+  {
+    // One zod-parsed configuration per process: only the config modules read the environment,
+    // and everything else gets its typed slice (e.g. the channels get ChannelSettings).
+    files: [
+      'api/**/*.ts',
+      'worker/**/*.ts',
+      'activities/**/*.ts',
+      'common/**/*.ts',
+      'db/**/*.ts',
+      'templates/**/*.ts',
+      'workflows/**/*.ts',
+    ],
+    ignores: ['api/config.ts', 'worker/config.ts', 'common/logger.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message:
+            'Read settings from the process config (api/config.ts, worker/config.ts) and pass the slice down.',
+        },
+      ],
+    },
   },
 );

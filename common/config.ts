@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Parses a process's environment with its schema once; throws naming every bad variable. */
 export function parseEnv<T extends z.ZodType>(
@@ -13,3 +13,7 @@ export function parseEnv<T extends z.ZodType>(
   }
   return parsed.data;
 }
+
+/** An optional text variable where an empty value (`FOO=` in a .env file) means unset. */
+export const blankAsUnset = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());

@@ -287,10 +287,10 @@ async function resolve(
   return { ok: false, reason: `${host} does not resolve` };
 }
 
-/** The env-configured resolver: HERALD_DNS_SERVERS (comma-separated host:port) or the system's. */
-export function resolverFromEnv(env: NodeJS.ProcessEnv): UrlPolicy['resolver'] {
+/** The configured resolver: HERALD_DNS_SERVERS (comma-separated host:port) or the system's. */
+export function resolverFromSettings(settings: { HERALD_DNS_SERVERS?: string }): UrlPolicy['resolver'] {
   const resolver = new dns.Resolver({ timeout: 3_000, tries: 2 });
-  const servers = (env.HERALD_DNS_SERVERS ?? '')
+  const servers = (settings.HERALD_DNS_SERVERS ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -299,7 +299,7 @@ export function resolverFromEnv(env: NodeJS.ProcessEnv): UrlPolicy['resolver'] {
       resolver.setServers(servers);
     } catch (error) {
       throw new Error(
-        `HERALD_DNS_SERVERS must be comma-separated host:port addresses such as 127.0.0.1:53 or [::1]:53, got ${env.HERALD_DNS_SERVERS}`,
+        `HERALD_DNS_SERVERS must be comma-separated host:port addresses such as 127.0.0.1:53 or [::1]:53, got ${settings.HERALD_DNS_SERVERS}`,
         { cause: error },
       );
     }

@@ -1,3 +1,4 @@
+import { channelSettings } from '../activities/channels/settings';
 import { execFile } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { startMailSink } from '../scripts/lib/mail-sink';
 import { freePort } from '../scripts/lib/ports';
 import { TemplateRegistry } from '../templates/registry';
 import { loadWorkerConfig } from '../worker/config';
-import { ackLinksFromEnv } from '../worker/create-worker';
+import { ackLinksFrom } from '../worker/create-worker';
 import { startMetricsServer } from '../worker/metrics-server';
 import { createKey, createTestTenant, TEST_SECRET_KEY } from './support/auth';
 import { expectError } from './support/expect-error';
@@ -316,9 +317,9 @@ describe('smtp:// needs STARTTLS unless ?tls=off on loopback (7.4)', () => {
   it('refuses tls=off for a host that is not loopback, naming SMTP_URL; smtps:// is unaffected', () => {
     for (const url of ['smtp://mail.example.com?tls=off', 'smtp://user:pw@10.0.0.5:25?tls=off']) {
       expect(() => createSmtpTransport({ url })).toThrow(/SMTP_URL/);
-      expect(() => emailChannelFactory({ env: { SMTP_URL: url }, db: undefined as never })).toThrow(
-        /SMTP_URL/,
-      );
+      expect(() =>
+        emailChannelFactory({ settings: channelSettings({ SMTP_URL: url }), db: undefined as never }),
+      ).toThrow(/SMTP_URL/);
       expect(() => loadWorkerConfig({ DATABASE_URL: 'postgres://x', SMTP_URL: url })).toThrow(/SMTP_URL/);
     }
     expect(() => createSmtpTransport({ url: 'smtp://mail.example.com?tls=maybe' })).toThrow(/SMTP_URL/);
@@ -569,12 +570,17 @@ describe('ack links expire, and every use of HERALD_SECRET_KEY has its own key (
 
   it('the worker signs with the derived key and ACK_LINK_TTL_SECONDS (default 7 days)', () => {
     const env = { PUBLIC_BASE_URL: 'https://herald.example.com', HERALD_SECRET_KEY: TEST_SECRET_KEY };
-    expect(ackLinksFromEnv(env)).toEqual({
+    expect(ackLinksFrom(loadWorkerConfig({ DATABASE_URL: 'postgres://x', ...env }))).toEqual({
       baseUrl: 'https://herald.example.com',
       key: ackKey,
       ttlSeconds: 7 * 86_400,
     });
-    expect(ackLinksFromEnv({ ...env, ACK_LINK_TTL_SECONDS: '600' })?.ttlSeconds).toBe(600);
+    const tenMinutes = loadWorkerConfig({
+      DATABASE_URL: 'postgres://x',
+      ...env,
+      ACK_LINK_TTL_SECONDS: '600',
+    });
+    expect(ackLinksFrom(tenMinutes)?.ttlSeconds).toBe(600);
     expect(loadWorkerConfig({ DATABASE_URL: 'postgres://x' }).ACK_LINK_TTL_SECONDS).toBe(7 * 86_400);
     expect(() => loadWorkerConfig({ DATABASE_URL: 'postgres://x', ACK_LINK_TTL_SECONDS: '0' })).toThrow(
       /ACK_LINK_TTL_SECONDS/,

@@ -1,3 +1,4 @@
+import { channelSettings } from '../activities/channels/settings';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { deliveryTuning } from '../common/delivery-tuning';
@@ -167,7 +168,10 @@ describe('deadlines and the overdue workflow', () => {
       QUIET_HOURS_HIGH_BYPASS: 'true',
     });
     const taskQueue = uniq('overdue-tuned');
-    const channels = buildChannels({ env: { SMTP_URL: `${stack.sink.url}?tls=off` }, db: stack.db });
+    const channels = buildChannels({
+      settings: channelSettings({ SMTP_URL: `${stack.sink.url}?tls=off` }),
+      db: stack.db,
+    });
     const connection = await NativeConnection.connect({ address: stack.env.temporalAddress });
     const worker = await createHeraldWorker({
       connection,

@@ -1,3 +1,4 @@
+import { channelSettings } from '../activities/channels/settings';
 import { randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
@@ -365,10 +366,13 @@ describe('push subscription endpoints are refused before anything connects (prod
 describe('the push channel at start', () => {
   const db = {} as Pool;
   it('is off, naming the missing settings, without VAPID keys', () => {
-    expect(pushChannelFactory({ env: { VAPID_SUBJECT, VAPID_PUBLIC_KEY: vapid.publicKey }, db }).report).toBe(
-      'push: off (VAPID_PRIVATE_KEY is not set)',
-    );
-    expect(pushChannelFactory({ env: {}, db }).report).toBe(
+    expect(
+      pushChannelFactory({
+        settings: channelSettings({ VAPID_SUBJECT, VAPID_PUBLIC_KEY: vapid.publicKey }),
+        db,
+      }).report,
+    ).toBe('push: off (VAPID_PRIVATE_KEY is not set)');
+    expect(pushChannelFactory({ settings: channelSettings({}), db }).report).toBe(
       'push: off (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT are not set)',
     );
   });
@@ -377,24 +381,40 @@ describe('the push channel at start', () => {
     const other = webpush.generateVAPIDKeys();
     expect(() =>
       pushChannelFactory({
-        env: { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT },
+        settings: channelSettings({
+          VAPID_PUBLIC_KEY: 'abc',
+          VAPID_PRIVATE_KEY: vapid.privateKey,
+          VAPID_SUBJECT,
+        }),
         db,
       }),
     ).toThrow(/VAPID_PUBLIC_KEY: must decode to 65 bytes/);
     expect(() =>
       pushChannelFactory({
-        env: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: other.privateKey, VAPID_SUBJECT },
+        settings: channelSettings({
+          VAPID_PUBLIC_KEY: vapid.publicKey,
+          VAPID_PRIVATE_KEY: other.privateKey,
+          VAPID_SUBJECT,
+        }),
         db,
       }),
     ).toThrow(/VAPID_PRIVATE_KEY: is not the private half of VAPID_PUBLIC_KEY/);
     expect(() =>
       pushChannelFactory({
-        env: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'me' },
+        settings: channelSettings({
+          VAPID_PUBLIC_KEY: vapid.publicKey,
+          VAPID_PRIVATE_KEY: vapid.privateKey,
+          VAPID_SUBJECT: 'me',
+        }),
         db,
       }),
     ).toThrow(/VAPID_SUBJECT: must be a mailto: address or an https: URL/);
     const on = pushChannelFactory({
-      env: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT },
+      settings: channelSettings({
+        VAPID_PUBLIC_KEY: vapid.publicKey,
+        VAPID_PRIVATE_KEY: vapid.privateKey,
+        VAPID_SUBJECT,
+      }),
       db,
     });
     expect(on.report).toBe(`push: on (VAPID ${VAPID_SUBJECT})`);

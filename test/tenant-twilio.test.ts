@@ -1,3 +1,4 @@
+import { channelSettings } from '../activities/channels/settings';
 import { randomBytes } from 'node:crypto';
 import { smsChannelFactory, whatsappChannelFactory } from '../activities/channels/twilio';
 import { renderWhatsAppContent } from '../activities/channels/twilio/content-template';
@@ -464,7 +465,7 @@ describe('per-tenant Twilio', () => {
       expect((await own.api('PUT', '/v1/settings/twilio', goodSettings)).status).toBe(200);
       const env = { TWILIO_API_BASE_URL: twilioApi.url, PUBLIC_BASE_URL };
       const secretKey = decodeSecretKey(TEST_SECRET_KEY);
-      const sms = smsChannelFactory({ env, db: stack.db, secretKey });
+      const sms = smsChannelFactory({ settings: channelSettings(env), db: stack.db, secretKey });
       try {
         expect(sms.report).toBe(
           `sms: on (only for tenants with their own Twilio settings: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM are not set, via ${twilioApi.url}, status callbacks to ${CALLBACK_URL})`,
@@ -491,7 +492,7 @@ describe('per-tenant Twilio', () => {
         await sms.close();
       }
       // Without HERALD_SECRET_KEY no tenant's token opens: off, as before per-tenant settings.
-      expect(smsChannelFactory({ env, db: stack.db }).report).toBe(
+      expect(smsChannelFactory({ settings: channelSettings(env), db: stack.db }).report).toBe(
         'sms: off (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM are not set)',
       );
     });
@@ -500,12 +501,12 @@ describe('per-tenant Twilio', () => {
       const own = await newTenant();
       expect((await own.api('PUT', '/v1/settings/twilio', goodSettings)).status).toBe(200);
       const keyless = smsChannelFactory({
-        env: {
+        settings: channelSettings({
           TWILIO_ACCOUNT_SID: ACCOUNT_SID,
           TWILIO_AUTH_TOKEN: AUTH_TOKEN,
           TWILIO_FROM: SMS_FROM,
           TWILIO_API_BASE_URL: twilioApi.url,
-        },
+        }),
         db: stack.db,
       });
       try {
@@ -589,7 +590,7 @@ describe('WhatsApp content templates', () => {
   });
 
   it('sends ContentSid and ContentVariables (the rendered placeholders) and no Body', async () => {
-    const whatsapp = whatsappChannelFactory({ env: operatorEnv(), db: stack.db });
+    const whatsapp = whatsappChannelFactory({ settings: channelSettings(operatorEnv()), db: stack.db });
     try {
       const registry = withContentTemplate(variables);
       const content = whatsapp.channel.render(registry, 'shift.assigned', context(shift));
@@ -619,7 +620,7 @@ describe('WhatsApp content templates', () => {
       expect(twilioApi.to(`whatsapp:${other}`).map((r) => Object.keys(r.fields).sort())).toEqual([
         ['Body', 'From', 'StatusCallback', 'To'],
       ]);
-      const sms = smsChannelFactory({ env: operatorEnv(), db: stack.db });
+      const sms = smsChannelFactory({ settings: channelSettings(operatorEnv()), db: stack.db });
       try {
         expect(typeof sms.channel.render(registry, 'shift.assigned', context(shift))).toBe('string');
       } finally {
@@ -654,7 +655,7 @@ describe('WhatsApp content templates', () => {
   });
 
   it('the Twilio double refuses what Twilio refuses: Body with ContentSid, bad ContentVariables', async () => {
-    const whatsapp = whatsappChannelFactory({ env: operatorEnv(), db: stack.db });
+    const whatsapp = whatsappChannelFactory({ settings: channelSettings(operatorEnv()), db: stack.db });
     try {
       const number = phone();
       const refusal = async (content: unknown) =>

@@ -1,3 +1,4 @@
+import { channelSettings } from '../activities/channels/settings';
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -527,11 +528,11 @@ describe('the webhook channel', () => {
     };
 
     it('is off without HERALD_SECRET_KEY and refuses a malformed one', () => {
-      const off = webhookChannelFactory({ env: {}, db: stack.db });
+      const off = webhookChannelFactory({ settings: channelSettings({}), db: stack.db });
       expect(off.report).toBe('webhook: off (HERALD_SECRET_KEY is not set)');
-      expect(() => webhookChannelFactory({ env: { HERALD_SECRET_KEY: 'abc' }, db: stack.db })).toThrow(
-        /HERALD_SECRET_KEY must be 32 bytes/,
-      );
+      expect(() =>
+        webhookChannelFactory({ settings: channelSettings({ HERALD_SECRET_KEY: 'abc' }), db: stack.db }),
+      ).toThrow(/HERALD_SECRET_KEY: must be 32 bytes/);
     });
 
     it('checks the URL again (here: a worker that does not allow loopback), and stops at a disabled endpoint', async () => {
@@ -539,7 +540,7 @@ describe('the webhook channel', () => {
       const hook = receiver.route({ status: 200 });
       const endpoint = await register({ url: hook.url, recipient });
       const strict = webhookChannelFactory({
-        env: { HERALD_SECRET_KEY: SECRET_KEY, HERALD_ALLOW_LOOPBACK_URLS: 'false' },
+        settings: channelSettings({ HERALD_SECRET_KEY: SECRET_KEY, HERALD_ALLOW_LOOPBACK_URLS: 'false' }),
         db: stack.db,
       });
       try {
@@ -577,7 +578,11 @@ describe('the webhook channel', () => {
       const hook = receiver.route({ status: 200, delayMs: 3_000 });
       const endpoint = await register({ url: hook.url, recipient });
       const impatient = webhookChannelFactory({
-        env: { HERALD_SECRET_KEY: SECRET_KEY, HERALD_ALLOW_LOOPBACK_URLS: 'true', WEBHOOK_TIMEOUT_MS: '300' },
+        settings: channelSettings({
+          HERALD_SECRET_KEY: SECRET_KEY,
+          HERALD_ALLOW_LOOPBACK_URLS: 'true',
+          WEBHOOK_TIMEOUT_MS: '300',
+        }),
         db: stack.db,
       });
       try {

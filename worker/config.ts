@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { smtpUrlProblem } from '../activities/channels/email';
+import { channelSettingsShape, refineChannelSettings } from '../activities/channels/settings';
 import { DEFAULT_ACK_LINK_TTL_SECONDS } from '../common/ack-link';
-import { parseEnv } from '../common/config';
+import { blankAsUnset, parseEnv } from '../common/config';
 import { deliveryTuningSettings } from '../common/delivery-tuning';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 
@@ -13,66 +13,53 @@ export const ackLinkTtlSeconds = z.coerce
   .max(365 * 86_400)
   .default(DEFAULT_ACK_LINK_TTL_SECONDS);
 
-const schema = z.object({
-  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (a postgres:// URL)'),
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
-  HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
-  // Channel settings (SMTP_URL, VAPID_*, TWILIO_*…) are read by each channel module: activities/channels/*.
-  // SMTP_URL is checked here too, so a plain-text URL to a remote host stops the worker at start.
-  SMTP_URL: z
-    .string()
-    .superRefine((url, ctx) => {
-      const problem = smtpUrlProblem(url);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
-  // Per-tenant SMTP (activities/channels/email reads them; checked here so a bad value stops the start).
-  /** true: a tenant without SMTP settings of its own gets its email deliveries skipped, never SMTP_URL. */
-  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
-  /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
-  SMTP_TENANT_TRANSPORTS_MAX: z.coerce.number().int().min(1).default(50),
-  /** true: at start the worker syncs the schedules file onto its task queue (common/temporal-schedules.ts). */
-  HERALD_SYNC_SCHEDULES: z.enum(['true', 'false']).default('false'),
-  /** The schedules file to sync; config/schedules.yaml if unset. */
-  HERALD_SCHEDULES_FILE: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
-  BRAND_NAME: z.string().default('Herald'),
-  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
-  MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
-  // Runs kept in memory between their tasks; the SDK's default scales with the heap limit (thousands).
-  MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(250),
-  /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
-  WORKFLOW_BUNDLE_PATH: z.string().optional(),
-  /** Set: the worker serves its own Prometheus metrics on this port (0: any free port). */
-  WORKER_METRICS_PORT: z.preprocess(
-    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
-    z.coerce.number().int().min(0).max(65535).optional(),
-  ),
-  /** Where the metrics server listens: loopback unless a scraper elsewhere needs it (e.g. 0.0.0.0 in a container). */
-  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Lifetime of the signed acknowledgement links in messages (default 7 days). */
-  ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds,
-  // The same delivery settings as the API's: the notifications the worker starts (overdue items) use them.
-  ...deliveryTuningSettings,
-  // Status events (worker/status-events/): the outbox's dispatcher runs in every worker process.
-  /** false: this process sends no status events (another worker does). */
-  STATUS_EVENTS_DISPATCH: z.enum(['true', 'false']).default('true'),
-  /** How often the dispatcher looks for due events when idle. */
-  STATUS_EVENTS_POLL_MS: z.coerce.number().int().min(10).default(1_000),
-  /** Events sent at once per look (and open connections). */
-  STATUS_EVENTS_BATCH: z.coerce.number().int().min(1).max(500).default(20),
-  STATUS_EVENTS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-  /** Backoff: 1 s, 2 s, 4 s … capped at an hour; 36 attempts span about a day. */
-  STATUS_EVENTS_RETRY_INITIAL_MS: z.coerce.number().int().min(1).default(1_000),
-  STATUS_EVENTS_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
-  STATUS_EVENTS_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(36),
-  /** Delivered and given-up events, with their attempts, are deleted after this many days. */
-  STATUS_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
-  /** Development only, as the API's: event endpoints may be loopback URLs. */
-  HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
-  /** DNS servers (comma-separated host:port) that resolve endpoint hosts; the system's if unset. */
-  HERALD_DNS_SERVERS: z.string().optional(),
-});
+const schema = z
+  .object({
+    DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (a postgres:// URL)'),
+    TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().default('default'),
+    HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
+    // Every channel's variables (SMTP_URL, VAPID_*, TWILIO_*, WEBHOOK_*…): each channel folder declares
+    // its own; they are parsed here, once, and handed to the channels as one typed slice.
+    ...channelSettingsShape,
+    /** true: at start the worker syncs the schedules file onto its task queue (common/temporal-schedules.ts). */
+    HERALD_SYNC_SCHEDULES: z.enum(['true', 'false']).default('false'),
+    /** The schedules file to sync; config/schedules.yaml if unset. */
+    HERALD_SCHEDULES_FILE: blankAsUnset(z.string()),
+    BRAND_NAME: z.string().default('Herald'),
+    LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+    MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
+    // Runs kept in memory between their tasks; the SDK's default scales with the heap limit (thousands).
+    MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(250),
+    /** A prebuilt workflow bundle (from bundleWorkflowCode); without it the worker bundles at start. */
+    WORKFLOW_BUNDLE_PATH: z.string().optional(),
+    /** Set: the worker serves its own Prometheus metrics on this port (0: any free port). */
+    WORKER_METRICS_PORT: z.preprocess(
+      (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+      z.coerce.number().int().min(0).max(65535).optional(),
+    ),
+    /** Where the metrics server listens: loopback unless a scraper elsewhere needs it (e.g. 0.0.0.0 in a container). */
+    WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Lifetime of the signed acknowledgement links in messages (default 7 days). */
+    ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds,
+    // The same delivery settings as the API's: the notifications the worker starts (overdue items) use them.
+    ...deliveryTuningSettings,
+    // Status events (worker/status-events/): the outbox's dispatcher runs in every worker process.
+    /** false: this process sends no status events (another worker does). */
+    STATUS_EVENTS_DISPATCH: z.enum(['true', 'false']).default('true'),
+    /** How often the dispatcher looks for due events when idle. */
+    STATUS_EVENTS_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+    /** Events sent at once per look (and open connections). */
+    STATUS_EVENTS_BATCH: z.coerce.number().int().min(1).max(500).default(20),
+    STATUS_EVENTS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /** Backoff: 1 s, 2 s, 4 s … capped at an hour; 36 attempts span about a day. */
+    STATUS_EVENTS_RETRY_INITIAL_MS: z.coerce.number().int().min(1).default(1_000),
+    STATUS_EVENTS_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+    STATUS_EVENTS_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(36),
+    /** Delivered and given-up events, with their attempts, are deleted after this many days. */
+    STATUS_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  })
+  .superRefine(refineChannelSettings);
 
 export type WorkerConfig = z.infer<typeof schema>;
 

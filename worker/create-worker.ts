@@ -2,17 +2,14 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { z } from 'zod';
 import { createActivities } from '../activities';
 import type { ChannelRegistry } from '../activities/channels/types';
-import { ackLinkKey, type AckLinkSettings } from '../common/ack-link';
+import { ackLinkKey, DEFAULT_ACK_LINK_TTL_SECONDS, type AckLinkSettings } from '../common/ack-link';
 import { unsubscribeKey, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
-import { parseEnv } from '../common/config';
 import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import type { DeliveryTuning } from '../common/types';
 import { TemplateRegistry } from '../templates/registry';
-import { ackLinkTtlSeconds } from './config';
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
 
@@ -82,21 +79,24 @@ export async function ensureSearchAttributes(address: string, namespace: string)
 
 export { buildChannels } from '../activities/channels/registry';
 
+/** The variables signed links in messages depend on: a slice of the worker's configuration. */
+export interface LinkSettings {
+  PUBLIC_BASE_URL?: string;
+  HERALD_SECRET_KEY?: string;
+  /** Seconds an acknowledgement link works; 7 days when left out. */
+  ACK_LINK_TTL_SECONDS?: number;
+}
+
 /**
  * Acknowledgement links need both the API's public URL and the secret key; without either, none.
  * They are signed with a key derived for them alone, and work for ACK_LINK_TTL_SECONDS.
  */
-export function ackLinksFromEnv(env: NodeJS.ProcessEnv): Required<AckLinkSettings> | undefined {
-  if (!env.PUBLIC_BASE_URL || !env.HERALD_SECRET_KEY) return undefined;
-  const { ACK_LINK_TTL_SECONDS } = parseEnv(
-    z.object({ ACK_LINK_TTL_SECONDS: ackLinkTtlSeconds }),
-    env,
-    'worker',
-  );
+export function ackLinksFrom(settings: LinkSettings): Required<AckLinkSettings> | undefined {
+  if (!settings.PUBLIC_BASE_URL || !settings.HERALD_SECRET_KEY) return undefined;
   return {
-    baseUrl: env.PUBLIC_BASE_URL,
-    key: ackLinkKey(decodeSecretKey(env.HERALD_SECRET_KEY)),
-    ttlSeconds: ACK_LINK_TTL_SECONDS,
+    baseUrl: settings.PUBLIC_BASE_URL,
+    key: ackLinkKey(decodeSecretKey(settings.HERALD_SECRET_KEY)),
+    ttlSeconds: settings.ACK_LINK_TTL_SECONDS ?? DEFAULT_ACK_LINK_TTL_SECONDS,
   };
 }
 
@@ -104,7 +104,10 @@ export function ackLinksFromEnv(env: NodeJS.ProcessEnv): Required<AckLinkSetting
  * One-click unsubscribe links (RFC 8058) need the same two settings as ack links; without either,
  * email carries no List-Unsubscribe header and the footer no link. Signed with their own derived key.
  */
-export function unsubscribeLinksFromEnv(env: NodeJS.ProcessEnv): UnsubscribeLinkSettings | undefined {
-  if (!env.PUBLIC_BASE_URL || !env.HERALD_SECRET_KEY) return undefined;
-  return { baseUrl: env.PUBLIC_BASE_URL, key: unsubscribeKey(decodeSecretKey(env.HERALD_SECRET_KEY)) };
+export function unsubscribeLinksFrom(settings: LinkSettings): UnsubscribeLinkSettings | undefined {
+  if (!settings.PUBLIC_BASE_URL || !settings.HERALD_SECRET_KEY) return undefined;
+  return {
+    baseUrl: settings.PUBLIC_BASE_URL,
+    key: unsubscribeKey(decodeSecretKey(settings.HERALD_SECRET_KEY)),
+  };
 }

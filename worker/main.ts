@@ -8,18 +8,18 @@ import { deliveryTuning } from '../common/delivery-tuning';
 import { createLogger } from '../common/logger';
 import { workerMetrics } from '../common/metrics';
 import { loadSchedulesFile } from '../common/schedules';
-import { parseSecretKey } from '../common/secret-box';
+import { decodeSecretKey } from '../common/secret-box';
 import { syncSchedules, type SyncResult } from '../common/temporal-schedules';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { bundleWorkflowsInChild } from './workflow-bundle';
 import { startStatusEventsFromConfig } from './status-events/from-config';
 import {
-  ackLinksFromEnv,
+  ackLinksFrom,
   buildChannels,
   createHeraldWorker,
   ensureSearchAttributes,
-  unsubscribeLinksFromEnv,
+  unsubscribeLinksFrom,
 } from './create-worker';
 
 /** The worker process: the composition root that builds the pool, the transports and the templates. */
@@ -31,10 +31,10 @@ async function main(): Promise<void> {
   if (pending.length > 0)
     throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
   // Webhook URLs stored in plain text, and values sealed under the raw key, are sealed the current way.
-  const secretKey = process.env.HERALD_SECRET_KEY ? parseSecretKey(process.env) : undefined;
+  const secretKey = config.HERALD_SECRET_KEY ? decodeSecretKey(config.HERALD_SECRET_KEY) : undefined;
   const resealed = secretKey ? await resealWebhookEndpoints(db, secretKey) : 0;
   const templates = await TemplateRegistry.load();
-  const setup = buildChannels({ env: process.env, db, secretKey });
+  const setup = buildChannels({ settings: config, db, secretKey });
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createHeraldWorker({
@@ -45,8 +45,8 @@ async function main(): Promise<void> {
     channels: setup.channels,
     templates,
     brandName: config.BRAND_NAME,
-    ackLinks: ackLinksFromEnv(process.env),
-    unsubscribeLinks: unsubscribeLinksFromEnv(process.env),
+    ackLinks: ackLinksFrom(config),
+    unsubscribeLinks: unsubscribeLinksFrom(config),
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: config.MAX_CACHED_WORKFLOWS,
     tuning: deliveryTuning(config),

@@ -23,7 +23,7 @@ export interface ChannelSetup {
   close(): Promise<void>;
 }
 
-/** Builds every channel from the environment; a channel with missing settings is off, never fatal. */
+/** Builds every channel from the worker's channel settings; a channel with missing settings is off, never fatal. */
 export function buildChannels(context: ChannelContext): ChannelSetup {
   const builds = Object.entries(CHANNEL_FACTORIES).map(
     ([name, factory]) => [name, factory(context)] as const,

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { ChannelName } from '../../common/types';
 import type { RenderContext, TemplateRegistry } from '../../templates/registry';
+import type { ChannelSettings } from './settings';
 
 /**
  * How a failed send should be treated. `permanent`: retrying cannot help (bad address, rejected
@@ -48,9 +49,9 @@ export interface Channel<TContent = unknown> {
 
 export type ChannelRegistry = { [K in ChannelName]: Channel };
 
-/** What a channel module gets to build itself: the environment (its own settings) and the database. */
+/** What a channel module gets to build itself: its slice of the worker's configuration and the database. */
 export interface ChannelContext {
-  env: NodeJS.ProcessEnv;
+  settings: ChannelSettings;
   db: Pool;
   /** The decoded HERALD_SECRET_KEY, when set: opens per-tenant secrets (e.g. SMTP passwords). */
   secretKey?: Buffer;
@@ -66,9 +67,9 @@ export interface ChannelBuild {
 
 export type ChannelFactory = (context: ChannelContext) => ChannelBuild;
 
-/** The names of the variables in `required` that `env` lacks. */
-export const missingSettings = (env: NodeJS.ProcessEnv, required: string[]): string[] =>
-  required.filter((name) => !env[name]);
+/** The names of the variables in `required` that are not set. */
+export const missingSettings = (settings: ChannelSettings, required: (keyof ChannelSettings)[]): string[] =>
+  required.filter((name) => !settings[name]);
 
 /** A channel that is off because settings are missing: its deliveries end `skipped` with the reason. */
 export function offChannel(name: ChannelName, missing: string[]): ChannelBuild {

@@ -8,7 +8,7 @@ import {
 } from '../../activities/channels/webhook/endpoint-url';
 import { generateWebhookSecret, maskWebhookSecret } from '../../activities/channels/webhook/signing';
 import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
-import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import {
   addEventEndpointSecret,
   createEventEndpoint,
@@ -206,7 +206,7 @@ const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
 /** The URL rules of this API, as for webhook endpoints (loopback only in development). */
 function urlPolicy(config: ApiConfig): UrlPolicy {
   if (!resolvers.has(config))
-    resolvers.set(config, resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
+    resolvers.set(config, resolverFromSettings({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
   return { allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true', resolver: resolvers.get(config) };
 }
 

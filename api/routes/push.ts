@@ -1,6 +1,6 @@
 import { ECDH } from 'node:crypto';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import {
   deletePushSubscriptionByEndpoint,
   upsertPushSubscription,
@@ -147,7 +147,7 @@ const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
 
 function urlPolicy(config: ApiConfig): UrlPolicy {
   if (!resolvers.has(config))
-    resolvers.set(config, resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
+    resolvers.set(config, resolverFromSettings({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
   return { allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true', resolver: resolvers.get(config) };
 }
 

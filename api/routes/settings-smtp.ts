@@ -11,7 +11,7 @@ import {
   toSmtpConfig,
   type SmtpConfig,
 } from '../../common/settings/smtp';
-import { resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import {
   deleteTenantSetting,
   getTenantSetting,
@@ -151,7 +151,7 @@ const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
 /** The same connection rules as webhook URLs: no private addresses, loopback only in development. */
 function urlPolicy(config: ApiConfig): UrlPolicy {
   if (!resolvers.has(config))
-    resolvers.set(config, resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
+    resolvers.set(config, resolverFromSettings({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
   return { allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true', resolver: resolvers.get(config) };
 }
 

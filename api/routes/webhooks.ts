@@ -11,7 +11,7 @@ import {
   maskWebhookSecret,
 } from '../../activities/channels/webhook/signing';
 import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
-import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import { getRecipient } from '../../db/queries/recipients';
 import {
   addWebhookSecret,
@@ -248,7 +248,7 @@ const resolvers = new WeakMap<ApiConfig, UrlPolicy['resolver']>();
 /** The URL rules of this API (loopback only in development); one resolver per configuration. */
 function urlPolicy(config: ApiConfig): UrlPolicy {
   if (!resolvers.has(config))
-    resolvers.set(config, resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
+    resolvers.set(config, resolverFromSettings({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }));
   return { allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true', resolver: resolvers.get(config) };
 }
 

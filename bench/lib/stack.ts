@@ -3,6 +3,7 @@
  * new data directory (the dev server with `npm run dev`'s SQLite flags, or the full server on
  * PostgreSQL), the counting sink in its own process, the bench tenant and its recipients.
  */
+import { channelSettings } from '../../activities/channels/settings';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -164,7 +165,7 @@ async function seed(db: Pool, recipients: number, groupSize: number): Promise<vo
 
 /** The pool size Herald's email channel gives itself when SMTP_MAX_CONNECTIONS is not set. */
 async function heraldPoolSize(sinkUrl: string, db: Pool): Promise<number> {
-  const build = emailChannelFactory({ env: { SMTP_URL: sinkUrl }, db });
+  const build = emailChannelFactory({ settings: channelSettings({ SMTP_URL: sinkUrl }), db });
   await build.close();
   return build.channel.concurrency;
 }

@@ -1,3 +1,4 @@
+import { channelSettings } from '../../activities/channels/settings';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -41,11 +42,11 @@ describe('R4 a database outage longer than the retry window', () => {
     proxied.port = String(proxy.port);
     workerDb = createPool(proxied.toString(), 10);
     const setup = buildChannels({
-      env: {
+      settings: channelSettings({
         SMTP_URL: `${stack.sink.url}?tls=off`,
         SMTP_MAX_CONNECTIONS: '2',
         MAIL_FROM: 'Herald <h@test.local>',
-      },
+      }),
       db: workerDb,
     });
     closeChannels = setup.close;

@@ -1,3 +1,4 @@
+import { channelSettings } from '../../activities/channels/settings';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { ServerType } from '@hono/node-server';
@@ -14,10 +15,10 @@ import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
 import { TemplateRegistry } from '../../templates/registry';
 import {
-  ackLinksFromEnv,
+  ackLinksFrom,
   buildChannels,
   createHeraldWorker,
-  unsubscribeLinksFromEnv,
+  unsubscribeLinksFrom,
 } from '../../worker/create-worker';
 import { createTestTenant, TEST_SECRET_KEY } from './auth';
 import { readTestEnv, type TestEnv } from './env';
@@ -129,13 +130,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let worker: Worker | null = null;
   let workerRun: Promise<void> = Promise.resolve();
   let workerConnection: NativeConnection | null = null;
+  // Parsed as the worker parses its configuration, so a test's bad channel setting fails the same way.
+  const channelConfig = channelSettings({
+    SMTP_URL: `${sink.url}?tls=off`, // the sink is plain-text loopback; smtp:// otherwise requires STARTTLS
+    SMTP_MAX_CONNECTIONS: '5',
+    MAIL_FROM: 'Herald Test <herald@test.local>',
+    ...options.channelEnv,
+  });
   const setup = buildChannels({
-    env: {
-      SMTP_URL: `${sink.url}?tls=off`, // the sink is plain-text loopback; smtp:// otherwise requires STARTTLS
-      SMTP_MAX_CONNECTIONS: '5',
-      MAIL_FROM: 'Herald Test <herald@test.local>',
-      ...options.channelEnv,
-    },
+    settings: channelConfig,
     db,
     secretKey: config.HERALD_SECRET_KEY ? decodeSecretKey(config.HERALD_SECRET_KEY) : undefined,
   });
@@ -149,8 +152,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       channels: setup.channels,
       templates,
       brandName: 'Herald Test',
-      ackLinks: ackLinksFromEnv(options.channelEnv ?? {}),
-      unsubscribeLinks: unsubscribeLinksFromEnv(options.channelEnv ?? {}),
+      ackLinks: ackLinksFrom(channelConfig),
+      unsubscribeLinks: unsubscribeLinksFrom(channelConfig),
       workflowBundle: { codePath: env.workflowBundlePath },
     });
     workerRun = worker.run();

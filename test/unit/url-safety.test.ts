@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkPublicUrl, pinnedLookup, resolverFromEnv, type UrlPolicy } from '../../common/url-safety';
+import { checkPublicUrl, pinnedLookup, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import { startFakeDns, type FakeDnsServer } from '../support/dns-server';
 
 /** A resolver that fails the test if a literal address or a refused scheme ever reaches DNS. */
@@ -110,7 +110,7 @@ describe('checkPublicUrl on names, through a DNS server from HERALD_DNS_SERVERS'
       'loop.herald.test': { A: ['127.0.0.1'] },
       'empty.herald.test': {},
     });
-    policy = { allowLoopback: false, resolver: resolverFromEnv({ HERALD_DNS_SERVERS: dns.address }) };
+    policy = { allowLoopback: false, resolver: resolverFromSettings({ HERALD_DNS_SERVERS: dns.address }) };
   });
   afterAll(async () => {
     await dns.close();
@@ -180,7 +180,7 @@ describe('checkPublicUrl on names, through a DNS server from HERALD_DNS_SERVERS'
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     const check = await checkPublicUrl('https://public.herald.test/', {
       allowLoopback: false,
-      resolver: resolverFromEnv({ HERALD_DNS_SERVERS: `127.0.0.1:${deadPort}` }),
+      resolver: resolverFromSettings({ HERALD_DNS_SERVERS: `127.0.0.1:${deadPort}` }),
     });
     expect(check).toEqual({
       ok: false,
@@ -190,7 +190,9 @@ describe('checkPublicUrl on names, through a DNS server from HERALD_DNS_SERVERS'
   });
 
   it('names HERALD_DNS_SERVERS when it cannot be used', () => {
-    expect(() => resolverFromEnv({ HERALD_DNS_SERVERS: 'not an address' })).toThrow(/HERALD_DNS_SERVERS/);
+    expect(() => resolverFromSettings({ HERALD_DNS_SERVERS: 'not an address' })).toThrow(
+      /HERALD_DNS_SERVERS/,
+    );
   });
 });
 

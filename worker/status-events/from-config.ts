@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../../common/logger';
-import { resolverFromEnv } from '../../common/url-safety';
+import { resolverFromSettings } from '../../common/url-safety';
 import type { WorkerConfig } from '../config';
 import { startStatusEventDispatcher, type StatusEventDispatcher } from './dispatcher';
 
@@ -24,7 +24,7 @@ export function startStatusEventsFromConfig(
     secretKey,
     urlPolicy: {
       allowLoopback: config.HERALD_ALLOW_LOOPBACK_URLS === 'true',
-      resolver: resolverFromEnv({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }),
+      resolver: resolverFromSettings({ HERALD_DNS_SERVERS: config.HERALD_DNS_SERVERS }),
     },
     log: log.child({ component: 'status-events' }),
     pollMs: config.STATUS_EVENTS_POLL_MS,

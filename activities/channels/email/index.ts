@@ -4,7 +4,7 @@ import type { RenderedEmail } from '../../../templates/registry';
 import { composeMail } from './mime';
 import { TenantSmtpError, TenantTransports } from './tenant-transports';
 import { SECRET_KEY_VARIABLE } from '../../../common/secret-box';
-import { resolverFromEnv } from '../../../common/url-safety';
+import { resolverFromSettings } from '../../../common/url-safety';
 import {
   ChannelNotConfiguredError,
   type Channel,
@@ -200,34 +200,24 @@ export function createEmailChannel({
 }
 
 /**
- * Email from the environment: `SMTP_URL` (the operator's server), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`;
+ * Email from its settings (the worker configuration): `SMTP_URL` (the operator's server), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`;
  * per-tenant servers from the database (`SMTP_TENANT_TRANSPORTS_MAX` kept open, passwords opened with
  * the context's secret key); `TENANT_SMTP_REQUIRED=true` never falls back to SMTP_URL. Without
  * SMTP_URL the channel still sends for the tenants that have their own settings.
  */
-export const emailChannelFactory: ChannelFactory = ({ env, db, secretKey }) => {
-  const url = env.SMTP_URL || undefined;
-  const maxConnections = wholeNumber(env, 'SMTP_MAX_CONNECTIONS', 5);
-  const transportsMax = wholeNumber(env, 'SMTP_TENANT_TRANSPORTS_MAX', 50);
-  const required = env.TENANT_SMTP_REQUIRED ?? 'false';
-  if (required !== 'true' && required !== 'false')
-    throw new Error('TENANT_SMTP_REQUIRED must be true or false');
-  const tenantRequired = required === 'true';
-  const loopback = env.HERALD_ALLOW_LOOPBACK_URLS ?? 'false';
-  if (loopback !== 'true' && loopback !== 'false')
-    throw new Error('HERALD_ALLOW_LOOPBACK_URLS must be true or false');
-  // Checked even when unused, so a plain-text SMTP_URL to a remote host stops the worker at start.
-  if (url) {
-    const problem = smtpUrlProblem(url);
-    if (problem) throw new Error(problem);
-  }
+export const emailChannelFactory: ChannelFactory = ({ settings, db, secretKey }) => {
+  const url = settings.SMTP_URL;
+  const maxConnections = settings.SMTP_MAX_CONNECTIONS;
+  const transportsMax = settings.SMTP_TENANT_TRANSPORTS_MAX;
+  const tenantRequired = settings.TENANT_SMTP_REQUIRED === 'true';
+  const allowLoopback = settings.HERALD_ALLOW_LOOPBACK_URLS === 'true';
   const operatorTransport = url && !tenantRequired ? createSmtpTransport({ url, maxConnections }) : null;
   const tenants = new TenantTransports({
     db,
     secretKey,
     max: transportsMax,
     maxConnections,
-    urlPolicy: { allowLoopback: loopback === 'true', resolver: resolverFromEnv(env) },
+    urlPolicy: { allowLoopback, resolver: resolverFromSettings(settings) },
   });
   const operatorReport = operatorTransport
     ? `${new URL(url!).host}, ${maxConnections} pooled connections`
@@ -236,9 +226,7 @@ export const emailChannelFactory: ChannelFactory = ({ env, db, secretKey }) => {
       : 'no operator server: SMTP_URL is not set';
   return {
     channel: createEmailChannel({
-      operator: operatorTransport
-        ? { transport: operatorTransport, from: env.MAIL_FROM ?? 'Herald <noreply@herald.local>' }
-        : null,
+      operator: operatorTransport ? { transport: operatorTransport, from: settings.MAIL_FROM } : null,
       tenants,
       tenantRequired,
       concurrency: maxConnections,
@@ -250,9 +238,3 @@ export const emailChannelFactory: ChannelFactory = ({ env, db, secretKey }) => {
     },
   };
 };
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
-  return value;
-}

@@ -1,6 +1,6 @@
 import { createECDH, ECDH } from 'node:crypto';
 import { z } from 'zod';
-import { parseEnv } from '../../../common/config';
+import { blankAsUnset } from '../../../common/config';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -26,29 +26,38 @@ const subject = z.string().refine((s) => /^mailto:[^@\s]+@[^@\s]+$/.test(s) || /
   message: 'must be a mailto: address or an https: URL (e.g. mailto:ops@example.com)',
 });
 
-const schema = z
-  .object({
-    VAPID_PUBLIC_KEY: base64urlOfLength(65, 'the uncompressed P-256 public key').refine(
+/**
+ * The push channel's variables, parsed with the worker's configuration. Without all three VAPID
+ * settings the channel is off; a value that is set must be well formed, or the worker does not start.
+ */
+export const pushSettings = {
+  VAPID_PUBLIC_KEY: blankAsUnset(
+    base64urlOfLength(65, 'the uncompressed P-256 public key').refine(
       (s) => isP256Point(Buffer.from(s, 'base64url')),
       'is not a P-256 public key (web-push generate-vapid-keys makes a pair)',
     ),
-    VAPID_PRIVATE_KEY: base64urlOfLength(32, 'the P-256 private key'),
-    VAPID_SUBJECT: subject,
-    /** Development only: push endpoints on loopback addresses, over http too. */
-    HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
-    /** How long a push service may stay silent before the send counts as a temporary failure. */
-    PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-    /** Deliveries in flight at once (each may post to several subscriptions). */
-    PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
-  })
-  .superRefine((env, ctx) => {
-    if (!matchesPublicKey(env.VAPID_PRIVATE_KEY, env.VAPID_PUBLIC_KEY))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['VAPID_PRIVATE_KEY'],
-        message: 'is not the private half of VAPID_PUBLIC_KEY',
-      });
-  });
+  ),
+  VAPID_PRIVATE_KEY: blankAsUnset(base64urlOfLength(32, 'the P-256 private key')),
+  VAPID_SUBJECT: blankAsUnset(subject),
+  /** How long a push service may stay silent before the send counts as a temporary failure. */
+  PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Deliveries in flight at once (each may post to several subscriptions). */
+  PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+};
+
+/** The check across the VAPID settings: the private key must be the public key's other half. */
+export function checkVapidPair(
+  settings: { VAPID_PUBLIC_KEY?: string; VAPID_PRIVATE_KEY?: string },
+  ctx: z.RefinementCtx,
+): void {
+  const { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey } = settings;
+  if (publicKey && privateKey && !matchesPublicKey(privateKey, publicKey))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['VAPID_PRIVATE_KEY'],
+      message: 'is not the private half of VAPID_PUBLIC_KEY',
+    });
+}
 
 function matchesPublicKey(privateKey: string, publicKey: string): boolean {
   try {
@@ -58,11 +67,4 @@ function matchesPublicKey(privateKey: string, publicKey: string): boolean {
   } catch {
     return false;
   }
-}
-
-export type PushConfig = z.infer<typeof schema>;
-
-/** The push channel's settings; throws naming every bad variable (keys that do not form a pair, too). */
-export function loadPushConfig(env: NodeJS.ProcessEnv): PushConfig {
-  return parseEnv(schema, env, 'push channel');
 }

@@ -4,7 +4,12 @@ import https from 'node:https';
 import type { Pool } from 'pg';
 import webpush, { type Urgency } from 'web-push';
 import type { Priority } from '../../../common/types';
-import { checkPublicUrl, pinnedLookup, resolverFromEnv, type UrlPolicy } from '../../../common/url-safety';
+import {
+  checkPublicUrl,
+  pinnedLookup,
+  resolverFromSettings,
+  type UrlPolicy,
+} from '../../../common/url-safety';
 import {
   deletePushSubscription,
   listPushSubscriptions,
@@ -20,7 +25,6 @@ import {
   type DeliveryTarget,
   type SendFailure,
 } from '../types';
-import { loadPushConfig } from './config';
 
 /**
  * The largest plaintext a push message may carry: 4096 bytes of aes128gcm body (RFC 8030 §7.2) less
@@ -303,15 +307,14 @@ export function createPushChannel(options: PushChannelOptions): Channel<Rendered
 }
 
 /**
- * Web push from the environment: `VAPID_PUBLIC_KEY`, `VAPID_PRIVATE_KEY`, `VAPID_SUBJECT` (all
+ * Web push from its settings (the worker configuration): `VAPID_PUBLIC_KEY`, `VAPID_PRIVATE_KEY`, `VAPID_SUBJECT` (all
  * required), `HERALD_ALLOW_LOOPBACK_URLS` (development), `HERALD_DNS_SERVERS`, `PUSH_TIMEOUT_MS`,
  * `PUSH_CONCURRENCY`.
  */
-export const pushChannelFactory: ChannelFactory = ({ env, db }) => {
-  const missing = missingSettings(env, ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT']);
+export const pushChannelFactory: ChannelFactory = ({ settings, db }) => {
+  const missing = missingSettings(settings, ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT']);
   if (missing.length > 0) return offChannel('push', missing);
-  const config = loadPushConfig(env);
-  const allowLoopback = config.HERALD_ALLOW_LOOPBACK_URLS === 'true';
+  const allowLoopback = settings.HERALD_ALLOW_LOOPBACK_URLS === 'true';
   const agents = {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({ keepAlive: true }),
@@ -320,16 +323,16 @@ export const pushChannelFactory: ChannelFactory = ({ env, db }) => {
     channel: createPushChannel({
       db,
       vapid: {
-        publicKey: config.VAPID_PUBLIC_KEY,
-        privateKey: config.VAPID_PRIVATE_KEY,
-        subject: config.VAPID_SUBJECT,
+        publicKey: settings.VAPID_PUBLIC_KEY!,
+        privateKey: settings.VAPID_PRIVATE_KEY!,
+        subject: settings.VAPID_SUBJECT!,
       },
-      urlPolicy: { allowLoopback, resolver: resolverFromEnv(env) },
-      timeoutMs: config.PUSH_TIMEOUT_MS,
-      concurrency: config.PUSH_CONCURRENCY,
+      urlPolicy: { allowLoopback, resolver: resolverFromSettings(settings) },
+      timeoutMs: settings.PUSH_TIMEOUT_MS,
+      concurrency: settings.PUSH_CONCURRENCY,
       agents,
     }),
-    report: `push: on (VAPID ${config.VAPID_SUBJECT}${allowLoopback ? ', loopback endpoints allowed' : ''})`,
+    report: `push: on (VAPID ${settings.VAPID_SUBJECT}${allowLoopback ? ', loopback endpoints allowed' : ''})`,
     close: () => {
       agents.http.destroy();
       agents.https.destroy();

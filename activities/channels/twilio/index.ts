@@ -229,7 +229,7 @@ export function createTwilioChannel({
   };
 }
 
-const BASE_SETTINGS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'];
+const BASE_SETTINGS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'] as const;
 
 /**
  * One factory per channel over the same settings: `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, the
@@ -243,18 +243,20 @@ const BASE_SETTINGS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'];
  * them with its token. Without the operator's settings the channel still serves such tenants (with
  * HERALD_SECRET_KEY, which opens their tokens); the others' deliveries are skipped.
  */
-function twilioChannelFactory(name: 'sms' | 'whatsapp', fromSetting: string): ChannelFactory {
+function twilioChannelFactory(
+  name: 'sms' | 'whatsapp',
+  fromSetting: 'TWILIO_FROM' | 'TWILIO_WHATSAPP_FROM',
+): ChannelFactory {
   return (context) => {
-    const { env, db } = context;
-    const missing = missingSettings(env, [...BASE_SETTINGS, fromSetting]);
-    const secretKey = context.secretKey ?? (env.HERALD_SECRET_KEY ? parseSecretKey(env) : undefined);
+    const { settings, db } = context;
+    const missing = missingSettings(settings, [...BASE_SETTINGS, fromSetting]);
+    const secretKey =
+      context.secretKey ?? (settings.HERALD_SECRET_KEY ? parseSecretKey(settings) : undefined);
     // Without the key no tenant's token can be opened, so nobody could send.
     if (missing.length > 0 && !secretKey) return offChannel(name, missing);
-    const concurrency = Number(env.TWILIO_MAX_CONCURRENCY ?? 5);
-    if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new Error('TWILIO_MAX_CONCURRENCY must be a whole number ≥ 1');
-    const statusCallback = env.PUBLIC_BASE_URL ? statusCallbackUrl(env.PUBLIC_BASE_URL) : undefined;
-    const via = env.TWILIO_API_BASE_URL ? `via ${env.TWILIO_API_BASE_URL}` : 'via api.twilio.com';
+    const concurrency = settings.TWILIO_MAX_CONCURRENCY;
+    const statusCallback = settings.PUBLIC_BASE_URL ? statusCallbackUrl(settings.PUBLIC_BASE_URL) : undefined;
+    const via = settings.TWILIO_API_BASE_URL ? `via ${settings.TWILIO_API_BASE_URL}` : 'via api.twilio.com';
     const callbacks = statusCallback
       ? `status callbacks to ${statusCallback}`
       : 'no status callbacks (PUBLIC_BASE_URL is not set)';
@@ -262,19 +264,21 @@ function twilioChannelFactory(name: 'sms' | 'whatsapp', fromSetting: string): Ch
     let operator: TwilioAccount | undefined;
     let operatorHttp: TwilioHttpClient | undefined;
     if (missing.length === 0) {
-      const accountSid = env.TWILIO_ACCOUNT_SID!;
-      if (!accountSid.startsWith('AC')) throw new Error('TWILIO_ACCOUNT_SID must start with AC');
-      operatorHttp = new TwilioHttpClient({ apiBaseUrl: env.TWILIO_API_BASE_URL, maxSockets: concurrency });
-      const client = twilio(accountSid, env.TWILIO_AUTH_TOKEN!, {
+      const accountSid = settings.TWILIO_ACCOUNT_SID!;
+      operatorHttp = new TwilioHttpClient({
+        apiBaseUrl: settings.TWILIO_API_BASE_URL,
+        maxSockets: concurrency,
+      });
+      const client = twilio(accountSid, settings.TWILIO_AUTH_TOKEN!, {
         httpClient: operatorHttp,
         autoRetry: false,
       });
-      operator = { client, from: env[fromSetting]!, statusCallback };
+      operator = { client, from: settings[fromSetting]!, statusCallback };
     }
     const tenants = new TenantTwilioAccounts({
       db,
       secretKey,
-      apiBaseUrl: env.TWILIO_API_BASE_URL,
+      apiBaseUrl: settings.TWILIO_API_BASE_URL,
       maxSockets: concurrency,
     });
 

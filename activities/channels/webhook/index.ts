@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { checkPublicUrl, resolverFromEnv, type UrlPolicy } from '../../../common/url-safety';
+import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../../common/url-safety';
 import { openSecret, parseSecretKey, SecretBoxError } from '../../../common/secret-box';
 import {
   disableWebhookEndpoint,
@@ -238,36 +238,28 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
 }
 
 /**
- * Webhooks from the environment: `HERALD_SECRET_KEY` (required: it opens the endpoints' secrets),
+ * Webhooks from their settings (the worker configuration): `HERALD_SECRET_KEY` (required: it opens the endpoints' secrets),
  * `HERALD_ALLOW_LOOPBACK_URLS` (development), `WEBHOOK_TIMEOUT_MS`, `WEBHOOK_CONCURRENCY`.
  */
-export const webhookChannelFactory: ChannelFactory = ({ env, db }) => {
-  const missing = missingSettings(env, ['HERALD_SECRET_KEY']);
+export const webhookChannelFactory: ChannelFactory = ({ settings, db }) => {
+  const missing = missingSettings(settings, ['HERALD_SECRET_KEY']);
   if (missing.length > 0) return offChannel('webhook', missing);
-  const secretKey = parseSecretKey(env);
-  const loopback = env.HERALD_ALLOW_LOOPBACK_URLS ?? 'false';
-  if (loopback !== 'true' && loopback !== 'false')
-    throw new Error('HERALD_ALLOW_LOOPBACK_URLS must be true or false');
-  const timeoutMs = wholeNumber(env, 'WEBHOOK_TIMEOUT_MS', 10_000);
-  const concurrency = wholeNumber(env, 'WEBHOOK_CONCURRENCY', 10);
+  const secretKey = parseSecretKey(settings);
+  const allowLoopback = settings.HERALD_ALLOW_LOOPBACK_URLS === 'true';
+  const timeoutMs = settings.WEBHOOK_TIMEOUT_MS;
+  const concurrency = settings.WEBHOOK_CONCURRENCY;
   const agents = createWebhookAgents(concurrency);
   const channel = createWebhookChannel({
     agents,
     db,
     secretKey,
-    urlPolicy: { allowLoopback: loopback === 'true', resolver: resolverFromEnv(env) },
+    urlPolicy: { allowLoopback, resolver: resolverFromSettings(settings) },
     timeoutMs,
     concurrency,
   });
   return {
     channel,
-    report: `webhook: on (timeout ${timeoutMs} ms, ${concurrency} at once${loopback === 'true' ? ', loopback URLs allowed' : ''})`,
+    report: `webhook: on (timeout ${timeoutMs} ms, ${concurrency} at once${allowLoopback ? ', loopback URLs allowed' : ''})`,
     close: () => agents.destroy(),
   };
 };
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
-  return value;
-}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { smtpUrlProblem } from './index';
+
+const atLeastOne = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+/** The email channel's variables, parsed with the worker's configuration. */
+export const emailSettings = {
+  /** The operator's SMTP server; a plain-text URL to a remote host stops the worker at start. */
+  SMTP_URL: z
+    .preprocess((value) => (value === '' ? undefined : value), z.string().optional())
+    .superRefine((url, ctx) => {
+      const problem = url === undefined ? null : smtpUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  /** Pooled connections per SMTP server (the operator's, and each tenant's). */
+  SMTP_MAX_CONNECTIONS: atLeastOne(5),
+  /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
+  SMTP_TENANT_TRANSPORTS_MAX: atLeastOne(50),
+  /** true: a tenant without SMTP settings of its own gets its email deliveries skipped, never SMTP_URL. */
+  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
+  MAIL_FROM: z.string().min(1).default('Herald <noreply@herald.local>'),
+};
