@@ -85,7 +85,7 @@ export default tseslint.config(
       'templates/**/*.ts',
       'workflows/**/*.ts',
     ],
-    ignores: ['api/config.ts', 'worker/config.ts', 'common/logger.ts'],
+    ignores: ['api/config.ts', 'worker/config.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { renderDedupeKey } from '../common/dedupe-key';
 import { parseDuration } from '../common/duration';
-import { createLogger } from '../common/logger';
+import type { Logger } from '../common/logger';
 import type { NotificationRequest } from '../common/types';
 import {
   claimDedupeKeys,
@@ -37,9 +37,8 @@ export interface DedupeThrottleResult {
  * `suppressed` with the reason. Dedupe is decided first, so a duplicate does not use up the
  * throttle. Escalation levels belong to their notification and are neither deduped nor counted.
  */
-export function createDedupeThrottleStep(deps: { db: Pool }) {
-  const { db } = deps;
-  const log = createLogger('activities');
+export function createDedupeThrottleStep(deps: { db: Pool; log: Logger }) {
+  const { db, log } = deps;
 
   return async function applyDedupeAndThrottle(input: DedupeThrottleInput): Promise<DedupeThrottleResult> {
     const result: DedupeThrottleResult = { duplicates: 0, throttled: 0 };

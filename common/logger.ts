@@ -3,12 +3,14 @@ import pino, { type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /**
- * A pino logger writing JSON lines to stdout. The level comes from LOG_LEVEL (any case; `info` when unset or
- * unknown); under Jest it is silent unless LOG_LEVEL is set, so tests keep their output clean.
+ * A pino logger writing JSON lines to stdout at `level`: the process config's LOG_LEVEL, in any case
+ * (TRACE … ERROR, or silent); `info` when it is not a level pino knows.
  */
-export function createLogger(name: string, env: NodeJS.ProcessEnv = process.env): Logger {
-  const configured = env.LOG_LEVEL?.trim().toLowerCase();
-  const known = configured && (configured === 'silent' || configured in pino.levels.values);
-  const level = known ? configured : env.JEST_WORKER_ID !== undefined && !configured ? 'silent' : 'info';
-  return pino({ name, level });
+export function createLogger(name: string, level = 'info'): Logger {
+  const configured = level.trim().toLowerCase();
+  const known = configured === 'silent' || configured in pino.levels.values;
+  return pino({ name, level: known ? configured : 'info' });
 }
+
+/** A logger that writes nothing: the default where no composition root passed one (tests). */
+export const silentLogger = (): Logger => pino({ level: 'silent' });

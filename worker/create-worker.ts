@@ -10,6 +10,7 @@ import { decodeSecretKey } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import type { DeliveryTuning } from '../common/types';
 import { TemplateRegistry } from '../templates/registry';
+import type { Logger } from '../common/logger';
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
 
@@ -32,6 +33,8 @@ export interface HeraldWorkerOptions {
   maxCachedWorkflows?: number;
   /** Tuning of the notifications the worker starts itself (overdue items): deliveryTuning(its config). */
   tuning?: DeliveryTuning;
+  /** The activities' logger (worker/main.ts: at LOG_LEVEL); silent if not given. */
+  log?: Logger;
 }
 
 export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Worker> {
@@ -43,6 +46,7 @@ export async function createHeraldWorker(opts: HeraldWorkerOptions): Promise<Wor
     ackLinks: opts.ackLinks,
     unsubscribeLinks: opts.unsubscribeLinks,
     tuning: opts.tuning,
+    log: opts.log,
   });
   const workerOptions: WorkerOptions = {
     connection: opts.connection,

@@ -50,11 +50,12 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: config.MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: config.MAX_CACHED_WORKFLOWS,
     tuning: deliveryTuning(config),
+    log: createLogger('activities', config.LOG_LEVEL),
     workflowBundle: config.WORKFLOW_BUNDLE_PATH
       ? { codePath: config.WORKFLOW_BUNDLE_PATH }
       : await bundleWorkflowsInChild(),
   });
-  const log = createLogger('worker');
+  const log = createLogger('worker', config.LOG_LEVEL);
   const statusEvents = startStatusEventsFromConfig(config, db, secretKey, log);
   // WORKER_METRICS_PORT set: this process's registry as Prometheus text at
   // http://<WORKER_METRICS_HOST, loopback by default>:<port>/metrics. It has no authentication.

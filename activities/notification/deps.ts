@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { UnsubscribeLinkSettings } from '../../common/unsubscribe-token';
-import { createLogger } from '../../common/logger';
+import { silentLogger, type Logger } from '../../common/logger';
 import { workerMetrics, type WorkerMetrics } from '../../common/metrics';
 import type { TemplateRegistry } from '../../templates/registry';
 import type { ChannelRegistry } from '../channels/types';
@@ -17,17 +17,19 @@ export interface ActivityDeps {
   brandName: string;
   /** Where delivery outcomes are counted; the process-wide registry by default. */
   metrics?: WorkerMetrics;
+  /** Where activities write their log lines, at the worker's LOG_LEVEL (worker/main.ts); silent if not given. */
+  log?: Logger;
 }
 
 /** What every step of a notification's activities shares: its dependencies, metrics and logger. */
 export interface StepContext {
   deps: ActivityDeps;
   metrics: WorkerMetrics;
-  log: ReturnType<typeof createLogger>;
+  log: Logger;
 }
 
 export function stepContext(deps: ActivityDeps): StepContext {
-  return { deps, metrics: deps.metrics ?? workerMetrics(), log: createLogger('activities') };
+  return { deps, metrics: deps.metrics ?? workerMetrics(), log: deps.log ?? silentLogger() };
 }
 
 /** The workflow that scheduled the running activity, for log lines; none outside an activity. */

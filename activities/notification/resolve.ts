@@ -58,7 +58,7 @@ export interface RangesPageInput {
 export function createResolveSteps(step: StepContext) {
   const { deps, metrics, log } = step;
   const { db } = deps;
-  const applyDedupeAndThrottle = createDedupeThrottleStep({ db });
+  const applyDedupeAndThrottle = createDedupeThrottleStep({ db, log });
 
   /**
    * Resolves a level's audience into delivery-log rows: people, groups and raw addresses; then the

@@ -1,3 +1,4 @@
+import { createLogger } from '../../common/logger';
 import { channelSettings } from '../../activities/channels/settings';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -155,6 +156,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ackLinks: ackLinksFrom(channelConfig),
       unsubscribeLinks: unsubscribeLinksFrom(channelConfig),
       workflowBundle: { codePath: env.workflowBundlePath },
+      // Silent unless a run asks for the activities' log lines (LOG_LEVEL=debug npm test).
+      log: process.env.LOG_LEVEL ? createLogger('activities', process.env.LOG_LEVEL) : undefined,
     });
     workerRun = worker.run();
   }

@@ -1,3 +1,4 @@
+import { createLogger } from '../../common/logger';
 import webpush from 'web-push';
 import { buildChannels } from '../../activities/channels/registry';
 import { loadWorkerConfig } from '../../worker/config';
@@ -82,5 +83,18 @@ describe("the worker's one configuration, channels included", () => {
     } finally {
       await setup.close();
     }
+  });
+});
+
+describe("the worker's log level", () => {
+  it('comes from its config (WARN unless set) and reaches the JSON logger in any case', () => {
+    const config = loadWorkerConfig(base);
+    expect(config.LOG_LEVEL).toBe('WARN');
+    expect(createLogger('worker', config.LOG_LEVEL).level).toBe('warn');
+    expect(createLogger('worker', loadWorkerConfig({ ...base, LOG_LEVEL: 'DEBUG' }).LOG_LEVEL).level).toBe(
+      'debug',
+    );
+    expect(createLogger('worker', 'silent').level).toBe('silent');
+    expect(createLogger('worker', 'loud').level).toBe('info');
   });
 });
