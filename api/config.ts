@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { parseEnv } from '../common/config';
+import { parseEnv, secretKeyText } from '../common/config';
 import { deliveryTuningSettings } from '../common/delivery-tuning';
-import { isValidSecretKey } from '../common/secret-box';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 import { CHANNELS } from '../common/types';
 
@@ -31,10 +30,7 @@ const schema = z.object({
   /** DNS servers (comma-separated host:port) that resolve push and webhook hosts; the system's if unset. */
   HERALD_DNS_SERVERS: z.string().optional(),
   /** Seals webhook signing secrets at rest (AES-256-GCM); without it webhook endpoints cannot be managed. */
-  HERALD_SECRET_KEY: z
-    .string()
-    .refine(isValidSecretKey, 'must be 32 bytes, written as 64 hex digits or as base64')
-    .optional(),
+  HERALD_SECRET_KEY: secretKeyText.optional(),
   /** true: tenants must bring their own SMTP server (PUT /v1/settings/smtp); SMTP_URL is never used for them. */
   TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
   BODY_LIMIT_BYTES: z.coerce

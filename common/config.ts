@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidSecretKey } from './secret-box';
 
 /** Parses a process's environment with its schema once; throws naming every bad variable. */
 export function parseEnv<T extends z.ZodType>(
@@ -17,3 +18,8 @@ export function parseEnv<T extends z.ZodType>(
 /** An optional text variable where an empty value (`FOO=` in a .env file) means unset. */
 export const blankAsUnset = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+/** HERALD_SECRET_KEY's value, checked the same way by every process that reads it. */
+export const secretKeyText = z
+  .string()
+  .refine(isValidSecretKey, 'must be 32 bytes, written as 64 hex digits or as base64');

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { blankAsUnset, parseEnv } from '../../common/config';
-import { isValidSecretKey } from '../../common/secret-box';
+import { blankAsUnset, parseEnv, secretKeyText } from '../../common/config';
 import { emailSettings } from './email/settings';
 import { checkVapidPair, pushSettings } from './push/config';
 import { twilioSettings } from './twilio/settings';
@@ -11,9 +10,7 @@ const sharedSettings = {
   /** The API's public URL: Twilio status callbacks are asked for under it. */
   PUBLIC_BASE_URL: blankAsUnset(z.url()),
   /** Opens tenants' sealed secrets and webhook endpoints' signing secrets. */
-  HERALD_SECRET_KEY: blankAsUnset(
-    z.string().refine(isValidSecretKey, 'must be 32 bytes, written as 64 hex digits or as base64'),
-  ),
+  HERALD_SECRET_KEY: blankAsUnset(secretKeyText),
   /** Development only: push, webhook and tenant SMTP hosts may be loopback addresses. */
   HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
   /** DNS servers (comma-separated host:port) that resolve endpoint hosts; the system's if unset. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { blankAsUnset } from '../../../common/config';
 import { smtpUrlProblem } from './index';
 
 const atLeastOne = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -6,12 +7,12 @@ const atLeastOne = (fallback: number) => z.coerce.number().int().min(1).default(
 /** The email channel's variables, parsed with the worker's configuration. */
 export const emailSettings = {
   /** The operator's SMTP server; a plain-text URL to a remote host stops the worker at start. */
-  SMTP_URL: z
-    .preprocess((value) => (value === '' ? undefined : value), z.string().optional())
-    .superRefine((url, ctx) => {
-      const problem = url === undefined ? null : smtpUrlProblem(url);
+  SMTP_URL: blankAsUnset(
+    z.string().superRefine((url, ctx) => {
+      const problem = smtpUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
+  ),
   /** Pooled connections per SMTP server (the operator's, and each tenant's). */
   SMTP_MAX_CONNECTIONS: atLeastOne(5),
   /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
