@@ -43,11 +43,10 @@ export function isValidSecretKey(raw: string): boolean {
   }
 }
 
-/** The key from the environment; throws naming `HERALD_SECRET_KEY` when it is unset or malformed. */
-export function parseSecretKey(env: { [SECRET_KEY_VARIABLE]?: string | undefined }): Buffer {
+/** The key when the variable is set, undefined when not; throws naming `HERALD_SECRET_KEY` when malformed. */
+export function secretKeyIfSet(env: { [SECRET_KEY_VARIABLE]?: string | undefined }): Buffer | undefined {
   const raw = env[SECRET_KEY_VARIABLE];
-  if (!raw) throw new Error(`${SECRET_KEY_VARIABLE} is not set (32 bytes, base64 or hex)`);
-  return decodeSecretKey(raw);
+  return raw ? decodeSecretKey(raw) : undefined;
 }
 
 /** Whether `value` is sealed the current way (else: legacy `v1:`, or not sealed at all). */

@@ -464,8 +464,10 @@ describe('per-tenant Twilio', () => {
       const plain = await newTenant();
       expect((await own.api('PUT', '/v1/settings/twilio', goodSettings)).status).toBe(200);
       const env = { TWILIO_API_BASE_URL: twilioApi.url, PUBLIC_BASE_URL };
-      const secretKey = decodeSecretKey(TEST_SECRET_KEY);
-      const sms = smsChannelFactory({ settings: channelSettings(env), db: stack.db, secretKey });
+      const sms = smsChannelFactory({
+        settings: channelSettings({ ...env, HERALD_SECRET_KEY: TEST_SECRET_KEY }),
+        db: stack.db,
+      });
       try {
         expect(sms.report).toBe(
           `sms: on (only for tenants with their own Twilio settings: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM are not set, via ${twilioApi.url}, status callbacks to ${CALLBACK_URL})`,

@@ -6,7 +6,7 @@ import { createActivities } from '../activities';
 import type { ChannelRegistry } from '../activities/channels/types';
 import { ackLinkKey, DEFAULT_ACK_LINK_TTL_SECONDS, type AckLinkSettings } from '../common/ack-link';
 import { unsubscribeKey, type UnsubscribeLinkSettings } from '../common/unsubscribe-token';
-import { decodeSecretKey } from '../common/secret-box';
+import { secretKeyIfSet } from '../common/secret-box';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/temporal';
 import type { DeliveryTuning } from '../common/types';
 import { TemplateRegistry } from '../templates/registry';
@@ -96,10 +96,11 @@ export interface LinkSettings {
  * They are signed with a key derived for them alone, and work for ACK_LINK_TTL_SECONDS.
  */
 export function ackLinksFrom(settings: LinkSettings): Required<AckLinkSettings> | undefined {
-  if (!settings.PUBLIC_BASE_URL || !settings.HERALD_SECRET_KEY) return undefined;
+  const secretKey = secretKeyIfSet(settings);
+  if (!settings.PUBLIC_BASE_URL || !secretKey) return undefined;
   return {
     baseUrl: settings.PUBLIC_BASE_URL,
-    key: ackLinkKey(decodeSecretKey(settings.HERALD_SECRET_KEY)),
+    key: ackLinkKey(secretKey),
     ttlSeconds: settings.ACK_LINK_TTL_SECONDS ?? DEFAULT_ACK_LINK_TTL_SECONDS,
   };
 }
@@ -109,9 +110,10 @@ export function ackLinksFrom(settings: LinkSettings): Required<AckLinkSettings> 
  * email carries no List-Unsubscribe header and the footer no link. Signed with their own derived key.
  */
 export function unsubscribeLinksFrom(settings: LinkSettings): UnsubscribeLinkSettings | undefined {
-  if (!settings.PUBLIC_BASE_URL || !settings.HERALD_SECRET_KEY) return undefined;
+  const secretKey = secretKeyIfSet(settings);
+  if (!settings.PUBLIC_BASE_URL || !secretKey) return undefined;
   return {
     baseUrl: settings.PUBLIC_BASE_URL,
-    key: unsubscribeKey(decodeSecretKey(settings.HERALD_SECRET_KEY)),
+    key: unsubscribeKey(secretKey),
   };
 }

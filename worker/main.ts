@@ -8,7 +8,7 @@ import { deliveryTuning } from '../common/delivery-tuning';
 import { createLogger } from '../common/logger';
 import { workerMetrics } from '../common/metrics';
 import { loadSchedulesFile } from '../common/schedules';
-import { decodeSecretKey } from '../common/secret-box';
+import { secretKeyIfSet } from '../common/secret-box';
 import { syncSchedules, type SyncResult } from '../common/temporal-schedules';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { loadWorkerConfig, type WorkerConfig } from './config';
@@ -31,10 +31,10 @@ async function main(): Promise<void> {
   if (pending.length > 0)
     throw new Error(`database is not migrated (pending: ${pending.join(', ')}); run: npm run migrate`);
   // Webhook URLs stored in plain text, and values sealed under the raw key, are sealed the current way.
-  const secretKey = config.HERALD_SECRET_KEY ? decodeSecretKey(config.HERALD_SECRET_KEY) : undefined;
+  const secretKey = secretKeyIfSet(config);
   const resealed = secretKey ? await resealWebhookEndpoints(db, secretKey) : 0;
   const templates = await TemplateRegistry.load();
-  const setup = buildChannels({ settings: config, db, secretKey });
+  const setup = buildChannels({ settings: config, db });
   const added = await ensureSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createHeraldWorker({

@@ -49,12 +49,13 @@ export interface Channel<TContent = unknown> {
 
 export type ChannelRegistry = { [K in ChannelName]: Channel };
 
-/** What a channel module gets to build itself: its slice of the worker's configuration and the database. */
+/**
+ * What a channel module gets to build itself: its slice of the worker's configuration (the one
+ * source of every setting, HERALD_SECRET_KEY included) and the database.
+ */
 export interface ChannelContext {
   settings: ChannelSettings;
   db: Pool;
-  /** The decoded HERALD_SECRET_KEY, when set: opens per-tenant secrets (e.g. SMTP passwords). */
-  secretKey?: Buffer;
 }
 
 /** A built channel: on, or off with the reason (a missing setting), and how to release its resources. */

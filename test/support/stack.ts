@@ -11,7 +11,6 @@ import { serveApp } from '../../api/http-server';
 import { createHeraldClient, type HeraldClient } from '../../clients/typescript/src';
 import { closeInboxStream } from '../../api/inbox-stream';
 import { loadApiConfig, type ApiConfig } from '../../api/config';
-import { decodeSecretKey } from '../../common/secret-box';
 import { createPool } from '../../db/pool';
 import { startMailSink, type MailSink, type MailSinkOptions } from '../../scripts/lib/mail-sink';
 import { TemplateRegistry } from '../../templates/registry';
@@ -136,13 +135,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     SMTP_URL: `${sink.url}?tls=off`, // the sink is plain-text loopback; smtp:// otherwise requires STARTTLS
     SMTP_MAX_CONNECTIONS: '5',
     MAIL_FROM: 'Herald Test <herald@test.local>',
+    // Shared with the API, as in a deployment: what the API seals, the channels open.
+    HERALD_SECRET_KEY: config.HERALD_SECRET_KEY,
     ...options.channelEnv,
   });
-  const setup = buildChannels({
-    settings: channelConfig,
-    db,
-    secretKey: config.HERALD_SECRET_KEY ? decodeSecretKey(config.HERALD_SECRET_KEY) : undefined,
-  });
+  const setup = buildChannels({ settings: channelConfig, db });
   if (options.worker !== false) {
     workerConnection = await NativeConnection.connect({ address: env.temporalAddress });
     worker = await createHeraldWorker({

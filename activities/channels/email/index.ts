@@ -3,7 +3,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { RenderedEmail } from '../../../templates/registry';
 import { composeMail } from './mime';
 import { TenantSmtpError, TenantTransports } from './tenant-transports';
-import { SECRET_KEY_VARIABLE } from '../../../common/secret-box';
+import { SECRET_KEY_VARIABLE, secretKeyIfSet } from '../../../common/secret-box';
 import { resolverFromSettings } from '../../../common/url-safety';
 import {
   ChannelNotConfiguredError,
@@ -202,10 +202,11 @@ export function createEmailChannel({
 /**
  * Email from its settings (the worker configuration): `SMTP_URL` (the operator's server), `SMTP_MAX_CONNECTIONS`, `MAIL_FROM`;
  * per-tenant servers from the database (`SMTP_TENANT_TRANSPORTS_MAX` kept open, passwords opened with
- * the context's secret key); `TENANT_SMTP_REQUIRED=true` never falls back to SMTP_URL. Without
+ * HERALD_SECRET_KEY); `TENANT_SMTP_REQUIRED=true` never falls back to SMTP_URL. Without
  * SMTP_URL the channel still sends for the tenants that have their own settings.
  */
-export const emailChannelFactory: ChannelFactory = ({ settings, db, secretKey }) => {
+export const emailChannelFactory: ChannelFactory = ({ settings, db }) => {
+  const secretKey = secretKeyIfSet(settings);
   const url = settings.SMTP_URL;
   const maxConnections = settings.SMTP_MAX_CONNECTIONS;
   const transportsMax = settings.SMTP_TENANT_TRANSPORTS_MAX;

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import { MESSAGING_SERVICE_SID_PATTERN } from '../../../common/settings/twilio';
-import { parseSecretKey, SecretBoxError } from '../../../common/secret-box';
+import { SecretBoxError, secretKeyIfSet } from '../../../common/secret-box';
 import {
   ChannelNotConfiguredError,
   missingSettings,
@@ -250,8 +250,7 @@ function twilioChannelFactory(
   return (context) => {
     const { settings, db } = context;
     const missing = missingSettings(settings, [...BASE_SETTINGS, fromSetting]);
-    const secretKey =
-      context.secretKey ?? (settings.HERALD_SECRET_KEY ? parseSecretKey(settings) : undefined);
+    const secretKey = secretKeyIfSet(settings);
     // Without the key no tenant's token can be opened, so nobody could send.
     if (missing.length > 0 && !secretKey) return offChannel(name, missing);
     const concurrency = settings.TWILIO_MAX_CONCURRENCY;

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../../common/url-safety';
-import { openSecret, parseSecretKey, SecretBoxError } from '../../../common/secret-box';
+import { openSecret, SECRET_KEY_VARIABLE, SecretBoxError, secretKeyIfSet } from '../../../common/secret-box';
 import {
   disableWebhookEndpoint,
   getWebhookEndpoint,
@@ -8,7 +8,6 @@ import {
 } from '../../../db/queries/webhook-endpoints';
 import type { TemplateRegistry, RenderContext } from '../../../templates/registry';
 import {
-  missingSettings,
   offChannel,
   type Channel,
   type ChannelFactory,
@@ -242,9 +241,8 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
  * `HERALD_ALLOW_LOOPBACK_URLS` (development), `WEBHOOK_TIMEOUT_MS`, `WEBHOOK_CONCURRENCY`.
  */
 export const webhookChannelFactory: ChannelFactory = ({ settings, db }) => {
-  const missing = missingSettings(settings, ['HERALD_SECRET_KEY']);
-  if (missing.length > 0) return offChannel('webhook', missing);
-  const secretKey = parseSecretKey(settings);
+  const secretKey = secretKeyIfSet(settings);
+  if (!secretKey) return offChannel('webhook', [SECRET_KEY_VARIABLE]);
   const allowLoopback = settings.HERALD_ALLOW_LOOPBACK_URLS === 'true';
   const timeoutMs = settings.WEBHOOK_TIMEOUT_MS;
   const concurrency = settings.WEBHOOK_CONCURRENCY;
