@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseEnv, secretKeyText } from '../common/config';
+import { parseEnv } from '../common/config';
+import { sharedSettings } from '../common/shared-settings';
 import { deliveryTuningSettings } from '../common/delivery-tuning';
 import { DEFAULT_TASK_QUEUE } from '../common/temporal';
 import { CHANNELS } from '../common/types';
@@ -12,27 +13,14 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HERALD_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
-  PUBLIC_BASE_URL: z.string().url().optional(),
   BRAND_NAME: z.string().default('Herald'),
   /** Your app's page where people manage their notification preferences; the unsubscribe page links to it. */
   PREFERENCES_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** Web push: the public half of the VAPID key pair, served to browsers. */
-  VAPID_PUBLIC_KEY: z.string().optional(),
-  /** Twilio: verifies X-Twilio-Signature on status callbacks. */
-  TWILIO_AUTH_TOKEN: z.string().optional(),
-  /** Twilio: another host for the Twilio API (a proxy, a test double), as the worker's; used by POST /v1/settings/twilio/test. */
-  TWILIO_API_BASE_URL: z.string().url().optional(),
-  /**
-   * Development only: `loopback` lets push and webhook URLs point at 127.0.0.1/::1 over http or https.
-   * Private, link-local and other special addresses stay refused whatever this says.
-   */
-  HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
-  /** DNS servers (comma-separated host:port) that resolve push and webhook hosts; the system's if unset. */
-  HERALD_DNS_SERVERS: z.string().optional(),
-  /** Seals webhook signing secrets at rest (AES-256-GCM); without it webhook endpoints cannot be managed. */
-  HERALD_SECRET_KEY: secretKeyText.optional(),
-  /** true: tenants must bring their own SMTP server (PUT /v1/settings/smtp); SMTP_URL is never used for them. */
-  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
+  // PUBLIC_BASE_URL, HERALD_SECRET_KEY (without it webhook endpoints and tenant secrets cannot be
+  // managed), HERALD_ALLOW_LOOPBACK_URLS, HERALD_DNS_SERVERS, TENANT_SMTP_REQUIRED, TWILIO_AUTH_TOKEN
+  // (verifies X-Twilio-Signature on status callbacks), TWILIO_API_BASE_URL (POST /v1/settings/twilio/test),
+  // VAPID_PUBLIC_KEY (served to browsers): read by the worker too, so checked by the same schema.
+  ...sharedSettings,
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

@@ -33,6 +33,7 @@
  * - prepared statement: a hot query PostgreSQL plans once per connection, named by its text's hash (db/prepared.ts).
  * - schedule: a Temporal Schedule declared in config/schedules.yaml, synced by the CLI or the worker (common/temporal-schedules.ts).
  * - channel settings: the channels' slice of the worker's configuration, each channel's variables declared in its folder (activities/channels/settings.ts).
+ * - shared settings: the variables both the API and the worker read, one schema for both (common/shared-settings.ts).
  */
 
 import type { DedupeRule, ThrottleRule } from './dedupe-rules';

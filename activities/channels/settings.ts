@@ -1,20 +1,17 @@
 import { z } from 'zod';
-import { blankAsUnset, parseEnv, secretKeyText } from '../../common/config';
+import { parseEnv } from '../../common/config';
+import { sharedSettings } from '../../common/shared-settings';
 import { emailSettings } from './email/settings';
 import { checkVapidPair, pushSettings } from './push/config';
 import { twilioSettings } from './twilio/settings';
 import { webhookSettings } from './webhook/settings';
 
-/** Variables more than one channel reads. */
-const sharedSettings = {
-  /** The API's public URL: Twilio status callbacks are asked for under it. */
-  PUBLIC_BASE_URL: blankAsUnset(z.url()),
-  /** Opens tenants' sealed secrets and webhook endpoints' signing secrets. */
-  HERALD_SECRET_KEY: blankAsUnset(secretKeyText),
-  /** Development only: push, webhook and tenant SMTP hosts may be loopback addresses. */
-  HERALD_ALLOW_LOOPBACK_URLS: z.enum(['true', 'false']).default('false'),
-  /** DNS servers (comma-separated host:port) that resolve endpoint hosts; the system's if unset. */
-  HERALD_DNS_SERVERS: blankAsUnset(z.string()),
+/** Variables more than one channel reads (the API reads them too: one schema for both). */
+const acrossChannels = {
+  PUBLIC_BASE_URL: sharedSettings.PUBLIC_BASE_URL,
+  HERALD_SECRET_KEY: sharedSettings.HERALD_SECRET_KEY,
+  HERALD_ALLOW_LOOPBACK_URLS: sharedSettings.HERALD_ALLOW_LOOPBACK_URLS,
+  HERALD_DNS_SERVERS: sharedSettings.HERALD_DNS_SERVERS,
 };
 
 /**
@@ -22,7 +19,7 @@ const sharedSettings = {
  * `refineChannelSettings`), so a bad channel setting stops the worker at start, named.
  */
 export const channelSettingsShape = {
-  ...sharedSettings,
+  ...acrossChannels,
   ...emailSettings,
   ...pushSettings,
   ...twilioSettings,

@@ -1,5 +1,5 @@
-import { ECDH } from 'node:crypto';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { isP256Point } from '../../common/p256-keys';
 import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import {
   deletePushSubscriptionByEndpoint,
@@ -23,12 +23,7 @@ function p256dhProblem(s: string): string | null {
   const point = Buffer.from(toBase64url(s), 'base64url');
   if (point.length !== 65)
     return `must decode to 65 bytes (an uncompressed P-256 point), not ${point.length}`;
-  try {
-    ECDH.convertKey(point, 'prime256v1');
-    return null;
-  } catch {
-    return 'is not a point on P-256';
-  }
+  return isP256Point(point) ? null : 'is not a point on P-256';
 }
 
 function authProblem(s: string): string | null {

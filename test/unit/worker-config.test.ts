@@ -1,6 +1,7 @@
 import { createLogger } from '../../common/logger';
 import webpush from 'web-push';
 import { buildChannels } from '../../activities/channels/registry';
+import { loadApiConfig } from '../../api/config';
 import { loadWorkerConfig } from '../../worker/config';
 
 const base = { DATABASE_URL: 'postgres://x' };
@@ -96,5 +97,59 @@ describe("the worker's log level", () => {
     );
     expect(createLogger('worker', 'silent').level).toBe('silent');
     expect(createLogger('worker', 'loud').level).toBe('info');
+  });
+});
+
+describe('the variables the API and the worker both read', () => {
+  const errorOf = (load: () => unknown): string => {
+    try {
+      load();
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('are refused by both processes alike, each naming every bad one', () => {
+    const bad = {
+      ...base,
+      PUBLIC_BASE_URL: 'herald.example.com',
+      HERALD_SECRET_KEY: 'short',
+      HERALD_ALLOW_LOOPBACK_URLS: 'yes',
+      TENANT_SMTP_REQUIRED: '1',
+      TWILIO_API_BASE_URL: 'not a url',
+      VAPID_PUBLIC_KEY: webpush.generateVAPIDKeys().privateKey,
+    };
+    const api = errorOf(() => loadApiConfig(bad));
+    const worker = errorOf(() => loadWorkerConfig(bad));
+    expect(api).toMatch(/^invalid API configuration:/);
+    expect(worker).toMatch(/^invalid worker configuration:/);
+    // The same line for each variable: one rule, read by both.
+    const lines = (message: string) => message.split('\n').slice(1).sort();
+    expect(lines(api)).toEqual(lines(worker));
+    for (const name of Object.keys(bad).filter((k) => k !== 'DATABASE_URL')) {
+      expect(api).toContain(`  ${name}: `);
+    }
+    // Before the API shared the worker's rule, it served a malformed VAPID key to browsers.
+    expect(api).toContain('VAPID_PUBLIC_KEY: must decode to 65 bytes');
+  });
+
+  it('take an empty value as unset in both', () => {
+    const blank = {
+      ...base,
+      PUBLIC_BASE_URL: '',
+      HERALD_SECRET_KEY: '',
+      HERALD_DNS_SERVERS: '',
+      TWILIO_AUTH_TOKEN: '',
+      TWILIO_API_BASE_URL: '',
+      VAPID_PUBLIC_KEY: '',
+    };
+    const api = loadApiConfig(blank);
+    const worker = loadWorkerConfig(blank);
+    for (const name of Object.keys(blank).filter((k) => k !== 'DATABASE_URL')) {
+      expect(api[name as keyof typeof api]).toBeUndefined();
+      expect(worker[name as keyof typeof worker]).toBeUndefined();
+    }
+    expect([api.HERALD_ALLOW_LOOPBACK_URLS, worker.HERALD_ALLOW_LOOPBACK_URLS]).toEqual(['false', 'false']);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { blankAsUnset } from '../../../common/config';
+import { sharedSettings } from '../../../common/shared-settings';
 import { smtpUrlProblem } from './index';
 
 const atLeastOne = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -17,7 +18,7 @@ export const emailSettings = {
   SMTP_MAX_CONNECTIONS: atLeastOne(5),
   /** Most per-tenant SMTP transports a worker keeps open (least recently used closed beyond it). */
   SMTP_TENANT_TRANSPORTS_MAX: atLeastOne(50),
-  /** true: a tenant without SMTP settings of its own gets its email deliveries skipped, never SMTP_URL. */
-  TENANT_SMTP_REQUIRED: z.enum(['true', 'false']).default('false'),
+  /** true: a tenant without SMTP settings of its own gets its email deliveries skipped, never SMTP_URL (the API reads it too). */
+  TENANT_SMTP_REQUIRED: sharedSettings.TENANT_SMTP_REQUIRED,
   MAIL_FROM: z.string().min(1).default('Herald <noreply@herald.local>'),
 };

@@ -1,26 +1,8 @@
-import { createECDH, ECDH } from 'node:crypto';
+import { createECDH } from 'node:crypto';
 import { z } from 'zod';
 import { blankAsUnset } from '../../../common/config';
-
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-/** A base64url (unpadded, as browsers and web-push write it) value of exactly `bytes` bytes. */
-export const base64urlOfLength = (bytes: number, what: string) =>
-  z
-    .string()
-    .regex(BASE64URL, `must be base64url (A-Z a-z 0-9 - _, no padding): ${what}`)
-    .refine((s) => Buffer.from(s, 'base64url').length === bytes, `must decode to ${bytes} bytes: ${what}`);
-
-/** Whether `point` (65 bytes, 0x04‖x‖y) is a point on P-256, as a browser's p256dh key must be. */
-export function isP256Point(point: Buffer): boolean {
-  if (point.length !== 65 || point[0] !== 0x04) return false;
-  try {
-    ECDH.convertKey(point, 'prime256v1');
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { base64urlOfLength } from '../../../common/p256-keys';
+import { sharedSettings } from '../../../common/shared-settings';
 
 const subject = z.string().refine((s) => /^mailto:[^@\s]+@[^@\s]+$/.test(s) || /^https:\/\/[^\s]+$/.test(s), {
   message: 'must be a mailto: address or an https: URL (e.g. mailto:ops@example.com)',
@@ -31,12 +13,8 @@ const subject = z.string().refine((s) => /^mailto:[^@\s]+@[^@\s]+$/.test(s) || /
  * settings the channel is off; a value that is set must be well formed, or the worker does not start.
  */
 export const pushSettings = {
-  VAPID_PUBLIC_KEY: blankAsUnset(
-    base64urlOfLength(65, 'the uncompressed P-256 public key').refine(
-      (s) => isP256Point(Buffer.from(s, 'base64url')),
-      'is not a P-256 public key (web-push generate-vapid-keys makes a pair)',
-    ),
-  ),
+  /** Also served by the API to browsers: its rule is shared. */
+  VAPID_PUBLIC_KEY: sharedSettings.VAPID_PUBLIC_KEY,
   VAPID_PRIVATE_KEY: blankAsUnset(base64urlOfLength(32, 'the P-256 private key')),
   VAPID_SUBJECT: blankAsUnset(subject),
   /** How long a push service may stay silent before the send counts as a temporary failure. */
