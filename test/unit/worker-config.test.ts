@@ -6,6 +6,16 @@ import { loadWorkerConfig } from '../../worker/config';
 
 const base = { DATABASE_URL: 'postgres://x' };
 
+/** The message `load` throws, '' when it does not. */
+const errorOf = (load: () => unknown): string => {
+  try {
+    load();
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
 describe("the worker's one configuration, channels included", () => {
   it('stops at start naming every bad channel setting at once', () => {
     const bad = {
@@ -17,12 +27,7 @@ describe("the worker's one configuration, channels included", () => {
       PUSH_CONCURRENCY: '500',
       TWILIO_API_BASE_URL: 'not a url',
     };
-    let message = '';
-    try {
-      loadWorkerConfig(bad);
-    } catch (error) {
-      message = (error as Error).message;
-    }
+    const message = errorOf(() => loadWorkerConfig(bad));
     expect(message).toMatch(/^invalid worker configuration:/);
     for (const name of Object.keys(bad).filter((k) => k !== 'DATABASE_URL'))
       expect(message).toContain(`  ${name}: `);
@@ -101,15 +106,6 @@ describe("the worker's log level", () => {
 });
 
 describe('the variables the API and the worker both read', () => {
-  const errorOf = (load: () => unknown): string => {
-    try {
-      load();
-      return '';
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-
   it('are refused by both processes alike, each naming every bad one', () => {
     const bad = {
       ...base,
