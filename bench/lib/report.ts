@@ -11,8 +11,10 @@ export type MetricKey =
   | 'ceiling.completed'
   | 'ceiling.starts'
   | 'ceiling.fixed'
+  | 'ceiling.cpu'
   | 'single.completed'
   | 'single.accepted'
+  | 'single.cpu'
   | 'fanout'
   | 'api.fixed'
   | 'api.max'
@@ -46,6 +48,7 @@ const BASES: Partial<Record<MetricKey, { limit?: MetricKey; peer?: MetricKey; ce
   fanout: { limit: 'limit', peer: 'peer' },
   'single.completed': { ceiling: 'ceiling.completed' },
   'single.accepted': { ceiling: 'ceiling.starts' },
+  'single.cpu': { ceiling: 'ceiling.cpu' },
   'api.max': { ceiling: 'ceiling.starts' },
 };
 

@@ -72,22 +72,3 @@ export class RssSampler {
 }
 
 export const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
-
-/**
- * CPU seconds a process has used (user + system, from /proc/<pid>/stat); null where there is no
- * /proc. Under CPU steal a rate moves with the machine; CPU per mail moves much less.
- */
-export async function cpuSecondsOf(pid: number): Promise<number | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : null;
-  } catch {
-    return null;
-  }
-}
-
-/** USER_HZ: 100 on every Linux build Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;

@@ -6,7 +6,7 @@
 import { channelSettings } from '../../activities/channels/settings';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -34,7 +34,9 @@ export interface BenchStack {
   databaseUrl: string;
   db: Pool;
   temporalAddress: string;
+  /** For CPU by process (bench/lib/cpu.ts): the Temporal server, and PostgreSQL's postmaster. */
   temporalPid: number | undefined;
+  postgresPid: number | undefined;
   client: Client;
   sink: SinkProcess;
   templates: TemplateRegistry;
@@ -89,6 +91,7 @@ export async function startBenchStack(config: BenchConfig, recipients: number): 
       db,
       temporalAddress: temporal.address,
       temporalPid: temporal.pid,
+      postgresPid: await postmasterPid(path.join(dir, 'pg')),
       client: new Client({ connection, namespace: NAMESPACE }),
       sink,
       templates,
@@ -143,7 +146,14 @@ async function startTemporal(
     databases,
     dir,
   });
-  return { address: server.address, pid: undefined, stop: server.stop };
+  return { address: server.address, pid: server.pid(), stop: server.stop };
+}
+
+/** The first line of postmaster.pid; undefined if the file cannot be read. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '');
+  const pid = Number(text.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** Recipients bench-1 … bench-N with an email address, and the group Bench of the first `groupSize`. */

@@ -7,6 +7,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { bareNotification } from '../bare/workflows';
 import type { CeilingWorkerSettings } from '../processes/ceiling-worker';
 import { startTsChild } from '../lib/children';
+import { cpuPerUnit, cpuSnapshot, describeCpu } from '../lib/cpu';
 import { deadline, Feed, inFlight, openLoop, secondsSince } from '../lib/concurrency';
 import { awaitResults } from '../lib/history';
 import { percentile } from '../lib/http';
@@ -37,8 +38,14 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
   });
   try {
     const run = Date.now().toString(36);
+    const parts = {
+      Temporal: ctx.stack.temporalPid,
+      worker: worker.pid,
+      PostgreSQL: ctx.stack.postgresPid,
+    };
     const measured = await expectMails(ctx, n, 'ceiling', async () => {
       const handles = new Feed<WorkflowHandle>();
+      const cpuBefore = await cpuSnapshot(parts);
       const start = performance.now();
       const results = awaitResults(handles);
       await inFlight(n, flags['in-flight'], async (i) => {
@@ -47,7 +54,8 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
       const startSeconds = secondsSince(start);
       handles.end();
       await allCompleted(ctx, results, 'ceiling');
-      return { startSeconds, seconds: secondsSince(start) };
+      const seconds = secondsSince(start);
+      return { startSeconds, seconds, cpu: cpuPerUnit(cpuBefore, await cpuSnapshot(parts), n) };
     });
     log(
       `ceiling: ${n} started in ${measured.startSeconds.toFixed(2)} s, completed in ${measured.seconds.toFixed(2)} s`,
@@ -71,6 +79,16 @@ export async function ceilingRow(ctx: RowContext): Promise<Measurement[]> {
         value: n / measured.startSeconds,
         unit: 'starts/s',
         notes: `${flags['in-flight']} starts in flight, worker running`,
+      },
+      {
+        key: 'ceiling.cpu',
+        label: 'ceiling: bare Temporal, CPU each',
+        n,
+        seconds: measured.seconds,
+        value: measured.cpu.total,
+        unit: 'ms CPU',
+        notes: `${describeCpu(measured.cpu)}; bench: the process starting them`,
+        details: { cpuMs: measured.cpu.parts },
       },
       fixed,
     ];

@@ -8,7 +8,7 @@ import { diagnose, executionsOf } from '../lib/history';
 import { ApiClient } from '../lib/http';
 import { BENCH_DATA, BENCH_EVENT } from '../lib/message';
 import type { Measurement } from '../lib/report';
-import { cpuSecondsOf } from '../lib/rss';
+import { cpuSecondsOf } from '../lib/cpu';
 import { log, type RowContext } from './context';
 
 const PROGRESS_EVERY_MS = 30_000;

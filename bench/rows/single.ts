@@ -5,6 +5,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { deadline, Feed, inFlight, secondsSince } from '../lib/concurrency';
+import { cpuPerUnit, cpuSnapshot, describeCpu } from '../lib/cpu';
 import { awaitResults } from '../lib/history';
 import { ApiClient } from '../lib/http';
 import { BENCH_DATA, BENCH_EVENT, recipientOf } from '../lib/message';
@@ -24,10 +25,17 @@ export async function singleRow(ctx: RowContext): Promise<Measurement[]> {
   const { flags } = ctx.config;
   const n = flags.messages;
   const api = new ApiClient(herald.apiUrl, ctx.stack.apiKey, flags['in-flight']);
+  const parts = {
+    Temporal: ctx.stack.temporalPid,
+    worker: herald.worker.pid,
+    PostgreSQL: ctx.stack.postgresPid,
+    API: herald.api.pid,
+  };
   try {
     const measured = await expectMails(ctx, n, 'single', async () => {
       const handles = new Feed<WorkflowHandle>();
       const results = awaitResults(handles);
+      const cpuBefore = await cpuSnapshot(parts);
       const start = performance.now();
       await inFlight(n, flags['in-flight'], async (i) => {
         const answer = await api.post('/v1/notifications', singleRequest(i + 1));
@@ -45,7 +53,8 @@ export async function singleRow(ctx: RowContext): Promise<Measurement[]> {
       } finally {
         limit.clear();
       }
-      return { acceptSeconds, seconds: secondsSince(start) };
+      const seconds = secondsSince(start);
+      return { acceptSeconds, seconds, cpu: cpuPerUnit(cpuBefore, await cpuSnapshot(parts), n) };
     });
     log(
       `single: ${n} accepted in ${measured.acceptSeconds.toFixed(2)} s, completed in ${measured.seconds.toFixed(2)} s`,
@@ -68,6 +77,16 @@ export async function singleRow(ctx: RowContext): Promise<Measurement[]> {
         value: n / measured.acceptSeconds,
         unit: 'accepted/s',
         notes: `${flags['in-flight']} requests in flight; ÷ceiling: ÷ bare starts/s`,
+      },
+      {
+        key: 'single.cpu',
+        label: 'Herald: single-recipient, CPU each',
+        n,
+        seconds: measured.seconds,
+        value: measured.cpu.total,
+        unit: 'ms CPU',
+        notes: `${describeCpu(measured.cpu)}; bench: the process posting them; ÷ceiling: ÷ its CPU each`,
+        details: { cpuMs: measured.cpu.parts },
       },
     ];
   } finally {

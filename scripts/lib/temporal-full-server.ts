@@ -34,6 +34,8 @@ export interface RunningTemporalFullServer {
   stop(): Promise<void>;
   /** Starts the server again on the same ports and databases. */
   restart(): Promise<void>;
+  /** The running server's process id (it changes with a restart). */
+  pid(): number | undefined;
 }
 
 /**
@@ -105,7 +107,7 @@ export async function startTemporalFullServer(
     await stop();
     throw error;
   }
-  return { address, stop, restart: start };
+  return { address, stop, restart: start, pid: () => child?.pid };
 }
 
 /**
