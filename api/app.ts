@@ -6,7 +6,8 @@ import { BEARER_SCHEME } from './auth/access';
 import { authenticate } from './auth/authenticate';
 import { inputGuard } from './input-guard';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { AppEnv, ApiDeps } from './deps';
+import type { AppEnv, ApiDeps, RequestDeps } from './deps';
+import { secretKeyIfSet } from '../common/secret-box';
 import { apiReferenceRoutes } from './docs-page';
 import { openApiDocument } from './openapi';
 import { formatPath, HttpError, validationFailed } from './errors';
@@ -72,8 +73,10 @@ export function createApp(deps: ApiDeps) {
   const metrics = apiMetrics();
   app.use('*', metricsMiddleware(metrics));
 
+  // Decoded once here, not on every request that seals, opens or signs.
+  const requestDeps: RequestDeps = { ...deps, secretKey: secretKeyIfSet(deps.config) };
   app.use('*', async (c, next) => {
-    c.set('deps', deps);
+    c.set('deps', requestDeps);
     const requestId =
       c.req
         .header('x-request-id')

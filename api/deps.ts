@@ -12,9 +12,14 @@ export interface ApiDeps {
   config: ApiConfig;
 }
 
+/** What createApp adds to the deps, once per process: HERALD_SECRET_KEY decoded (undefined when unset). */
+export interface RequestDeps extends ApiDeps {
+  secretKey: Buffer | undefined;
+}
+
 export type AppEnv = {
   Variables: {
-    deps: ApiDeps;
+    deps: RequestDeps;
     /** The caller's tenant: set by the route's access check (api/auth/access.ts), never from the request. */
     tenantId: string;
     principal: Principal;

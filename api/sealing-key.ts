@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { decodeSecretKey } from '../common/secret-box';
 import type { AppEnv } from './deps';
 import { HttpError } from './errors';
 
@@ -8,8 +7,8 @@ import { HttpError } from './errors';
  * HERALD_SECRET_KEY nothing secret is stored at all: 503 naming it, never plaintext in the database.
  */
 export function sealingKey(c: Context<AppEnv>, what: string, code = 'not_configured'): Buffer {
-  const raw = c.var.deps.config.HERALD_SECRET_KEY;
-  if (!raw) {
+  const key = c.var.deps.secretKey;
+  if (!key) {
     throw new HttpError(
       503,
       code,
@@ -17,5 +16,5 @@ export function sealingKey(c: Context<AppEnv>, what: string, code = 'not_configu
       [{ path: 'HERALD_SECRET_KEY', message: 'not set' }],
     );
   }
-  return decodeSecretKey(raw);
+  return key;
 }

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { endUserTokenKey, mintEndUserToken } from '../api/auth/end-user-token';
+import { decodeSecretKey } from '../common/secret-box';
 import { createKey, createTestTenant, TEST_SECRET_KEY } from './support/auth';
 import { EventStream } from './support/event-stream';
 import { expectError } from './support/expect-error';
@@ -253,7 +254,7 @@ describe('end-user tokens', () => {
   });
 
   describe('refused tokens', () => {
-    const key = () => endUserTokenKey(TEST_SECRET_KEY);
+    const key = () => endUserTokenKey(decodeSecretKey(TEST_SECRET_KEY));
     /** The token's payload decoded, changed, and put back with the original signature. */
     const tampered = (change: (claims: Record<string, unknown>) => void) => {
       const [payload, signature] = token.slice('heu_'.length).split('.');
@@ -283,7 +284,7 @@ describe('end-user tokens', () => {
       [
         'a token signed under another secret',
         () =>
-          mintEndUserToken(endUserTokenKey(randomBytes(32).toString('base64')), {
+          mintEndUserToken(endUserTokenKey(randomBytes(32)), {
             tenantId: stack.tenantId,
             recipientId: alice,
             expiresAt: new Date(Date.now() + 3_600_000),
@@ -335,7 +336,7 @@ describe('end-user tokens', () => {
     });
 
     it('a token of tenant A for a person only B has opens nothing (404)', async () => {
-      const forA = mintEndUserToken(endUserTokenKey(TEST_SECRET_KEY), {
+      const forA = mintEndUserToken(endUserTokenKey(decodeSecretKey(TEST_SECRET_KEY)), {
         tenantId: stack.tenantId,
         recipientId: onlyInB,
         expiresAt: new Date(Date.now() + 3_600_000),

@@ -72,7 +72,7 @@ async function identify(
   credential: string,
 ): Promise<{ principal: Principal; window?: RateWindow }> {
   if (looksLikeEndUserToken(credential)) {
-    const secret = deps.config.HERALD_SECRET_KEY;
+    const secret = deps.secretKey;
     if (!secret) throw unauthorized('end-user tokens are not accepted: HERALD_SECRET_KEY is not set');
     const check = verifyEndUserToken(endUserTokenKey(secret), credential);
     if (!check.ok) {

@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deriveKey } from '../../common/key-derivation';
-import { decodeSecretKey } from '../../common/secret-box';
 
 /**
  * End-user tokens: what a person's own browser presents (inbox, live stream, preferences, push
@@ -19,13 +18,13 @@ export interface EndUserClaims {
 const sign = (key: Buffer, payload: string) =>
   createHmac('sha256', key).update(`end-user:${payload}`).digest('base64url');
 
-const derivedKeys = new Map<string, Buffer>();
+const derivedKeys = new WeakMap<Buffer, Buffer>();
 
 /** The signing key, derived once per HERALD_SECRET_KEY (every request with a token needs it). */
-export function endUserTokenKey(secretKey: string): Buffer {
+export function endUserTokenKey(secretKey: Buffer): Buffer {
   let key = derivedKeys.get(secretKey);
   if (!key) {
-    key = deriveKey(decodeSecretKey(secretKey), 'end-user-token');
+    key = deriveKey(secretKey, 'end-user-token');
     derivedKeys.set(secretKey, key);
   }
   return key;

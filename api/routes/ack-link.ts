@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import { ackLinkKey, verifyAck } from '../../common/ack-link';
-import { decodeSecretKey } from '../../common/secret-box';
 import type { AppEnv } from '../deps';
 import { getNotificationTenant } from '../../db/queries/notifications';
 import { HttpError, notFound } from '../errors';
@@ -26,11 +25,11 @@ function verified(c: {
   var: AppEnv['Variables'];
   req: { param(k: string): string; query(k: string): string | undefined };
 }) {
-  const raw = c.var.deps.config.HERALD_SECRET_KEY;
-  if (!raw) throw new HttpError(503, 'ack_links_not_configured', 'HERALD_SECRET_KEY is not set');
+  const secretKey = c.var.deps.secretKey;
+  if (!secretKey) throw new HttpError(503, 'ack_links_not_configured', 'HERALD_SECRET_KEY is not set');
   const id = c.req.param('id');
   const by = c.req.query('by') ?? '';
-  const check = verifyAck(ackLinkKey(decodeSecretKey(raw)), {
+  const check = verifyAck(ackLinkKey(secretKey), {
     notificationId: id,
     by,
     exp: c.req.query('exp') ?? '',

@@ -123,8 +123,8 @@ export const recipientRoutes = new OpenAPIHono<AppEnv>()
   })
   .openapi(tokenRoute, async (c) => {
     const { externalId } = c.req.valid('param');
-    const { db, config } = c.var.deps;
-    if (!config.HERALD_SECRET_KEY) {
+    const { db, config, secretKey } = c.var.deps;
+    if (!secretKey) {
       throw new HttpError(
         503,
         'secret_key_missing',
@@ -134,7 +134,7 @@ export const recipientRoutes = new OpenAPIHono<AppEnv>()
     }
     if (!(await getRecipient(db, c.var.tenantId, externalId))) throw notFound(`recipient ${externalId}`);
     const expiresAt = new Date(Date.now() + config.END_USER_TOKEN_TTL_SECONDS * 1000);
-    const token = mintEndUserToken(endUserTokenKey(config.HERALD_SECRET_KEY), {
+    const token = mintEndUserToken(endUserTokenKey(secretKey), {
       tenantId: c.var.tenantId,
       recipientId: externalId,
       expiresAt,

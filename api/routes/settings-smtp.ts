@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { sendSmtpTestMail, smtpErrorText } from '../../activities/channels/email/tenant-check';
-import { decodeSecretKey, openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
+import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
 import {
   checkSmtpHost,
   maskedSmtpSettings,
@@ -187,10 +187,10 @@ function openPassword(c: Ctx, row: TenantSettingRow): string | null {
 /** The masked view; the hint needs the key, and is simply left out without it. */
 function view(c: Ctx, row: TenantSettingRow, config: SmtpConfig) {
   let plain: string | null = null;
-  const raw = c.var.deps.config.HERALD_SECRET_KEY;
-  if (row.sealedSecret !== null && raw) {
+  const key = c.var.deps.secretKey;
+  if (row.sealedSecret !== null && key) {
     try {
-      plain = openSecret(row.sealedSecret, decodeSecretKey(raw));
+      plain = openSecret(row.sealedSecret, key);
     } catch (error) {
       if (!(error instanceof SecretBoxError)) throw error;
     }

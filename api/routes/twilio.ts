@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import twilio from 'twilio';
-import { decodeSecretKey, SecretBoxError } from '../../common/secret-box';
+import { SecretBoxError } from '../../common/secret-box';
 import { openTwilioSettings } from '../../common/settings/twilio';
 import { recordProviderStatus, TERMINAL_FAILURE_STATUSES } from '../../db/queries/provider-status';
 import type { ChannelName } from '../../common/types';
@@ -47,16 +47,16 @@ const invalidSignature = (signature: string | undefined) =>
  * A URL naming another tenant than the delivery's is refused, whatever it is signed with.
  */
 async function expectedToken(c: Context<AppEnv>, messageSid: string | undefined): Promise<string | null> {
-  const { db, config } = c.var.deps;
+  const { db, config, secretKey } = c.var.deps;
   const named = new URL(c.req.url).searchParams.get('tenant');
   const owner = messageSid ? await tenantOfTwilioMessage(db, messageSid) : null;
   if (named !== null && (named.length > MAX_TENANT_PARAM || (owner !== null && owner !== named))) return null;
   const tenantId = owner ?? named;
   const own = tenantId === null ? null : await getTenantSetting(db, tenantId, 'twilio');
   if (own) {
-    if (!config.HERALD_SECRET_KEY) throw notConfigured('HERALD_SECRET_KEY');
+    if (!secretKey) throw notConfigured('HERALD_SECRET_KEY');
     try {
-      return openTwilioSettings(own, decodeSecretKey(config.HERALD_SECRET_KEY)).authToken;
+      return openTwilioSettings(own, secretKey).authToken;
     } catch (error) {
       if (error instanceof SecretBoxError) throw new HttpError(500, 'secret_unreadable', error.message);
       throw error;

@@ -1,6 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { decodeSecretKey } from '../../common/secret-box';
 import {
   MAX_TOKEN_LENGTH,
   unsubscribeKey,
@@ -35,8 +34,8 @@ type Ctx = Context<AppEnv>;
 
 /** The token's claims, or 403 (tampered, foreign, garbage); 503 when this API cannot check tokens. */
 function verified(c: Ctx): UnsubscribeClaims & { token: string } {
-  const raw = c.var.deps.config.HERALD_SECRET_KEY;
-  if (!raw) {
+  const secretKey = c.var.deps.secretKey;
+  if (!secretKey) {
     throw new HttpError(
       503,
       'not_configured',
@@ -45,7 +44,7 @@ function verified(c: Ctx): UnsubscribeClaims & { token: string } {
     );
   }
   const token = c.req.param('token') ?? '';
-  const claims = verifyUnsubscribeToken(unsubscribeKey(decodeSecretKey(raw)), token);
+  const claims = verifyUnsubscribeToken(unsubscribeKey(secretKey), token);
   if (!claims) {
     throw new HttpError(403, 'invalid_token', 'this unsubscribe link is not valid', [
       { path: 'token', message: 'does not verify' },

@@ -6,10 +6,7 @@ import {
   openEndpointUrl,
   sealEndpointUrl,
 } from '../../activities/channels/webhook/endpoint-url';
-import {
-  generateWebhookSecret,
-  maskWebhookSecret,
-} from '../../activities/channels/webhook/signing';
+import { generateWebhookSecret, maskWebhookSecret } from '../../activities/channels/webhook/signing';
 import { openSecret, sealSecret, SecretBoxError } from '../../common/secret-box';
 import { checkPublicUrl, resolverFromSettings, type UrlPolicy } from '../../common/url-safety';
 import { getRecipient } from '../../db/queries/recipients';
