@@ -356,14 +356,14 @@ export async function quietHoursCandidates(
     quiet_hours: { start: string; end: string };
     timezone: string | null;
   }>(
-    `SELECT d.id, COALESCE(r.quiet_hours, t.quiet_hours) AS quiet_hours,
+    prepared(`SELECT d.id, COALESCE(r.quiet_hours, t.quiet_hours) AS quiet_hours,
             COALESCE(r.timezone, t.timezone) AS timezone
        FROM deliveries d
        JOIN recipients r ON r.tenant_id = d.tenant_id AND r.external_id = d.external_id
        LEFT JOIN tenants t ON t.id = d.tenant_id
       WHERE d.notification_id = $1 AND d.level = $2 AND d.status = 'pending' AND d.channel = ANY($3::text[])
         AND COALESCE(r.quiet_hours, t.quiet_hours) IS NOT NULL AND d.id > $4
-      ORDER BY d.id LIMIT $5`,
+      ORDER BY d.id LIMIT $5`),
     [notificationId, level, QUIET_CHANNELS, afterId, limit],
   );
   return result.rows.map((r) => ({ id: String(r.id), quietHours: r.quiet_hours, timezone: r.timezone }));

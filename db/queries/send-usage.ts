@@ -1,5 +1,6 @@
 import type { ChannelName } from '../../common/types';
 import type { Queryable } from './recipients';
+import { prepared } from '../prepared';
 
 /** How many of an audience's people can be reached on each channel, and how many there are. */
 export interface ReachablePeople {
@@ -78,13 +79,13 @@ export async function readRecipientReach(
 ): Promise<Map<string, RecipientReach>> {
   if (ids.length === 0) return new Map();
   const result = await db.query<{ external_id: string } & RecipientReach>(
-    `SELECT r.external_id, r.email IS NOT NULL AS email, r.phone IS NOT NULL AS sms,
+    prepared(`SELECT r.external_id, r.email IS NOT NULL AS email, r.phone IS NOT NULL AS sms,
             r.whatsapp IS NOT NULL AS whatsapp,
             EXISTS (SELECT 1 FROM push_subscriptions s
                      WHERE s.tenant_id = $1 AND s.external_id = r.external_id) AS push,
             EXISTS (SELECT 1 FROM webhook_endpoints w
                      WHERE w.tenant_id = $1 AND w.external_id = r.external_id AND w.disabled_at IS NULL) AS webhook
-       FROM recipients r WHERE r.tenant_id = $1 AND r.external_id = ANY($2::text[])`,
+       FROM recipients r WHERE r.tenant_id = $1 AND r.external_id = ANY($2::text[])`),
     [tenantId, ids],
   );
   return new Map(
