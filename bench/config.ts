@@ -42,6 +42,8 @@ const flagsSchema = z.object({
   'timeout-minutes': count.default(60),
   /** A directory for V8 CPU profiles of Herald's API and worker (node --cpu-prof), to see where time goes. */
   'cpu-prof': z.string().min(1).optional(),
+  /** Enable pg_stat_statements and log, per Herald row, the statements that cost PostgreSQL most per unit. */
+  'pg-statements': z.boolean().default(false),
   /** Extra settings for Herald's API and worker processes, KEY=VALUE. */
   set: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*=/, 'must be KEY=VALUE')).default([]),
 });
@@ -62,7 +64,7 @@ export interface BenchConfig {
   commandLine: string;
 }
 
-const BOOLEAN_FLAGS = new Set(['inapp', 'prebuilt-bundle']);
+const BOOLEAN_FLAGS = new Set(['inapp', 'prebuilt-bundle', 'pg-statements']);
 const REPEATED_FLAGS = new Set(['set']);
 
 /** `--name value` pairs (and bare boolean flags) into an object; unknown flags are an error. */

@@ -7,6 +7,7 @@
  *                    [--json path] [--smtp-connections 5] [--batch-size N] [--concurrent-batches N]
  *                    [--peer-concurrency 50] [--in-flight 20] [--api-rate 100] [--api-seconds 10]
  *                    [--api-connections 32] [--inapp] [--timeout-minutes 60] [--set KEY=VALUE]…
+ *                    [--cpu-prof dir] [--pg-statements]
  *
  * Rows: limit (pooled nodemailer → sink), peer (BullMQ + PostgreSQL delivery log), ceiling (bare
  * Temporal), single (Herald, N one-email notifications), fanout (Herald, one notification to
@@ -21,6 +22,7 @@ import { loadBenchConfig, type BenchConfig, type RowName } from './config';
 import { ROOT } from './lib/children';
 import { startHerald } from './lib/herald';
 import { machine, ratiosOf, renderTable, targetsOf, type Measurement, type RowFailure } from './lib/report';
+import { describeStatements, resetStatements, statementCosts, type StatementCost } from './lib/pg-statements';
 import { mb, RssSampler } from './lib/rss';
 import { BENCH_EVENT, messageBytes, renderFor } from './lib/message';
 import { startBenchStack } from './lib/stack';
@@ -41,6 +43,12 @@ const RUNNERS: Record<RowName, (ctx: RowContext) => Promise<Measurement[]>> = {
   api: apiRow,
 };
 const HERALD_ROWS: RowName[] = ['single', 'fanout', 'api'];
+/** What a Herald row's first measurement counts: `--pg-statements` divides by it. */
+const STATEMENT_UNITS: Partial<Record<RowName, string>> = {
+  single: 'notification',
+  fanout: 'mail',
+  api: 'request',
+};
 
 /** Recipients the database needs: the fan-out's audience, and the single and API rows' one each. */
 function recipientsNeeded(config: BenchConfig): number {
@@ -65,6 +73,7 @@ async function main(): Promise<number> {
 
   const measurements: Measurement[] = [];
   const failures: RowFailure[] = [];
+  const pgStatements: Partial<Record<RowName, StatementCost[]>> = {};
   let rss: RssSampler | undefined;
   let heraldSettings: Record<string, string> | undefined;
   const stack = await startBenchStack(config, recipientsNeeded(config));
@@ -96,8 +105,16 @@ async function main(): Promise<number> {
       }
       if (rss) rss.phase = row;
       log(`row ${row}…`);
+      const countStatements = config.flags['pg-statements'] && HERALD_ROWS.includes(row);
       try {
-        measurements.push(...(await RUNNERS[row](ctx)));
+        if (countStatements) await resetStatements(stack.db);
+        const rowMeasurements = await RUNNERS[row](ctx);
+        measurements.push(...rowMeasurements);
+        if (countStatements && rowMeasurements[0]) {
+          const costs = await statementCosts(stack.db, rowMeasurements[0].n);
+          pgStatements[row] = costs;
+          log(describeStatements(row, STATEMENT_UNITS[row] ?? 'unit', costs));
+        }
       } catch (error) {
         log(`row ${row} failed: ${(error as Error).stack ?? String(error)}`);
         failures.push({ row, error: (error as Error).message });
@@ -152,6 +169,7 @@ async function main(): Promise<number> {
     rows: measurements.map((m) => ({ ...m, ratios: ratiosOf(m, measurements) })),
     failures,
     targets,
+    ...(config.flags['pg-statements'] ? { pgStatements } : {}),
   };
   await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwritten to ${path.resolve(file)}`);

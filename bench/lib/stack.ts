@@ -24,6 +24,7 @@ import { startTemporalFullServer } from '../../scripts/lib/temporal-full-server'
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { TemplateRegistry } from '../../templates/registry';
 import type { BenchConfig } from '../config';
+import { PG_STATEMENTS_SETTINGS } from './pg-statements';
 import { startSinkProcess, type SinkProcess } from './sink';
 
 export const BENCH_TENANT = 'bench';
@@ -64,6 +65,7 @@ export async function startBenchStack(config: BenchConfig, recipients: number): 
       port: await freePort(),
       persistent: false,
       password: randomBytes(18).toString('hex'), // a throwaway server: any fresh secret will do
+      settings: config.flags['pg-statements'] ? PG_STATEMENTS_SETTINGS : undefined,
     });
     closers.push(() => pg.stop());
     log('PostgreSQL up');
@@ -77,6 +79,7 @@ export async function startBenchStack(config: BenchConfig, recipients: number): 
     const db = createPool(pg.url, 10);
     closers.push(() => db.end());
     await migrate(db);
+    if (config.flags['pg-statements']) await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     const tenant = await createTenantWithKey(db, BENCH_TENANT, 'Benchmark');
     if (!tenant) throw new Error(`tenant ${BENCH_TENANT} exists already in a fresh database`);
     if (recipients > 0) await seed(db, recipients, config.flags.recipients);

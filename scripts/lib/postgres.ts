@@ -18,6 +18,8 @@ export async function startEmbeddedPostgres(opts: {
   persistent: boolean;
   /** The `herald` role's password; the caller decides it (generated, or from the environment). */
   password: string;
+  /** Server settings (`-c name=value`), e.g. the benchmark's pg_stat_statements. */
+  settings?: Record<string, string>;
 }): Promise<RunningPostgres> {
   const { password } = opts;
   const pg = new EmbeddedPostgres({
@@ -26,6 +28,7 @@ export async function startEmbeddedPostgres(opts: {
     password,
     port: opts.port,
     persistent: opts.persistent,
+    postgresFlags: Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     // Running as root (CI, containers) needs a separate OS user for postgres itself.
     createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
     onLog: () => undefined,
