@@ -20,10 +20,10 @@ export async function openDeliveriesOfLevel(
   onlyIds: string[] | null = null,
 ): Promise<OpenDelivery[]> {
   const result = await db.query<OpenDeliveryRow>(
-    `${OPEN_DELIVERY_SELECT}
+    prepared(`${OPEN_DELIVERY_SELECT}
       WHERE d.notification_id = $1 AND d.level = $2 AND d.status = ANY($3::text[])
         AND ($4::bigint[] IS NULL OR d.id = ANY($4::bigint[]))
-      ORDER BY d.id`,
+      ORDER BY d.id`),
     [notificationId, level, OPEN_STATUSES, onlyIds],
   );
   return result.rows.map(toOpenDelivery);
