@@ -120,11 +120,23 @@ const ADDRESS_ON_CHANNEL = (tenant: string): Record<ChannelName, string> => ({
  */
 const addressOnChannel = (tenant: string, channels: readonly ChannelName[]) => {
   const of = ADDRESS_ON_CHANNEL(tenant);
-  const branches = CHANNELS.filter((channel) => channels.includes(channel)).map(
-    (channel) => `WHEN '${channel}' THEN ${of[channel]}`,
-  );
-  return `CASE c.channel ${branches.join(' ')} END`;
+  return `CASE c.channel ${channels.map((channel) => `WHEN '${channel}' THEN ${of[channel]}`).join(' ')} END`;
 };
+
+/**
+ * A statement per set of channels, built once: the set (in CHANNELS order) is all that varies its
+ * text, and building and hashing the text again on every resolve is work the hot path need not do.
+ */
+function perChannelSet<T>(build: (channels: readonly ChannelName[]) => T) {
+  const built = new Map<string, T>();
+  return (channels: readonly ChannelName[]): T => {
+    const set = CHANNELS.filter((channel) => channels.includes(channel));
+    const key = set.join(',');
+    let statement = built.get(key);
+    if (statement === undefined) built.set(key, (statement = build(set)));
+    return statement;
+  };
+}
 
 // One row per channel and address; per person where the address is not shared.
 const PEOPLE = `SELECT DISTINCT ON (channel, CASE WHEN channel IN ('email', 'sms', 'whatsapp') THEN address END,
@@ -205,6 +217,9 @@ const resolveKnownRecipients = (channels: readonly ChannelName[]) => {
      ${ON_CONFLICT}`;
 };
 
+const knownRecipientsStatement = perChannelSet((channels) => prepared(resolveKnownRecipients(channels)));
+const anyAudienceStatement = perChannelSet(resolveAnyAudience);
+
 /**
  * Resolves recipients, group members and raw addresses into one delivery row per person (or raw
  * address) and channel, in the database, without loading the audience into memory. One address gets
@@ -215,7 +230,7 @@ const resolveKnownRecipients = (channels: readonly ChannelName[]) => {
 export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promise<void> {
   if (a.channels.length === 0) return; // no row to make, not even a tenant webhook's
   if (a.groupKeys.length === 0 && a.emails.length === 0 && a.phones.length === 0) {
-    await db.query(prepared(resolveKnownRecipients(a.channels)), [
+    await db.query(knownRecipientsStatement(a.channels), [
       a.tenantId,
       a.recipientIds,
       a.notificationId,
@@ -225,7 +240,7 @@ export async function insertDeliveries(db: Queryable, a: ResolveAudience): Promi
     ]);
     return;
   }
-  await db.query(resolveAnyAudience(a.channels), [
+  await db.query(anyAudienceStatement(a.channels), [
     a.tenantId,
     a.recipientIds,
     a.groupKeys,
