@@ -15,7 +15,7 @@ export const PG_STATEMENTS_SETTINGS: Record<string, string> = {
 export interface StatementCost {
   /** Calls per unit. */
   calls: number;
-  /** Milliseconds per unit. */
+  /** Milliseconds per unit, planning and running (the server's wall clock). */
   planMs: number;
   execMs: number;
   rowsPerCall: number;
